@@ -288,6 +288,6 @@ func (in *Instance) Stop(grace time.Duration) {
 	case <-t.C:
 		in.rt.logger().Warn("application did not stop in time; cancelling", "scope", in.scope.Key, "grace", grace)
 	}
-	in.cancel(ErrScopeClosed)
+	in.cancel(nil) // a deliberate stop is a normal end, not an error
 	<-in.done
 }
