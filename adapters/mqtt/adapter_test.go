@@ -1,0 +1,159 @@
+package mqtt
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/hubhq/hub/core"
+	hubmqtt "github.com/hubhq/hub/core/mqtt"
+)
+
+func TestMessageReachesConsumer(t *testing.T) {
+	m := startMosquitto(t)
+	events := make(chan got, 16)
+	startHub(t, m, BrokerConfig{ClientID: "hub-reach", Subscriptions: []Subscription{{Filter: "sensors/+/temperature", QoS: 1}}},
+		Options{}, hubmqtt.Topic("sensors/{device}/temperature", recorder(events)))
+
+	mosquittoPub(t, m, "sensors/kitchen/temperature", 1, "21.5")
+	g, msg := nextMessage(t, events)
+	if g.key != "mqtt:main:sensors/kitchen/temperature" || g.params["device"] != "kitchen" {
+		t.Fatalf("scope %q params %v", g.key, g.params)
+	}
+	if text(t, msg) != "21.5" || msg.QoS != 1 || msg.Retained || msg.Broker != "main" || msg.Topic != "sensors/kitchen/temperature" {
+		t.Fatalf("message %+v", msg)
+	}
+}
+
+func TestBadPayloadIsTheConsumersBusiness(t *testing.T) {
+	m := startMosquitto(t)
+	events := make(chan got, 16)
+	strict := core.AppFunc(func(ctx context.Context, s *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+		ev, err := inbox.Next(ctx)
+		if err != nil {
+			return err
+		}
+		var v struct{ C float64 }
+		err = ev.(hubmqtt.Message).JSON(&v) // the scope ends with this error on bad input
+		events <- got{key: s.Key, ev: ev}
+		if err != nil {
+			return err
+		}
+		panic("unreachable in this test: payloads are all bad")
+	})
+	startHub(t, m, BrokerConfig{ClientID: "hub-bad", Subscriptions: []Subscription{{Filter: "raw/#", QoS: 1}}},
+		Options{}, hubmqtt.Topic("raw/#", strict))
+
+	c := client(t, m, "")
+	for _, p := range [][]byte{{0xff, 0x00, 0xfe}, nil, []byte("{not json"), make([]byte, 256<<10)} {
+		if tok := c.Publish("raw/x", 1, false, p); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		_, msg := nextMessage(t, events)
+		if !slices.Equal(msg.Payload, p) {
+			t.Fatalf("payload of %d bytes came as %d bytes", len(p), len(msg.Payload))
+		}
+	}
+}
+
+func TestConsumerPublishes(t *testing.T) {
+	m := startMosquitto(t)
+	errs := make(chan error, 4)
+	echo := core.AppFunc(func(ctx context.Context, s *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+		for {
+			ev, err := inbox.Next(ctx)
+			if err != nil {
+				return err
+			}
+			in, ok := ev.(hubmqtt.Message)
+			if !ok {
+				return nil
+			}
+			errs <- send(ctx, hubmqtt.Publish{Topic: "reply/" + s.Param("device"), Payload: append([]byte("ack:"), in.Payload...), QoS: 1})
+			errs <- send(ctx, hubmqtt.Publish{Topic: "bad/#", Payload: []byte("x")})
+		}
+	})
+	startHub(t, m, BrokerConfig{ClientID: "hub-echo", Subscriptions: []Subscription{{Filter: "cmd/+", QoS: 1}}},
+		Options{}, hubmqtt.Topic("cmd/{device}", echo))
+
+	sub := client(t, m, "")
+	replies := make(chan string, 4)
+	if tok := sub.Subscribe("reply/#", 1, func(_ paho.Client, msg paho.Message) {
+		replies <- msg.Topic() + " " + string(msg.Payload())
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	mosquittoPub(t, m, "cmd/lamp", 1, "on")
+	select {
+	case r := <-replies:
+		if r != "reply/lamp ack:on" {
+			t.Fatalf("reply %q", r)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no reply")
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("good publish: %v", err)
+	}
+	if err := <-errs; err == nil || !strings.Contains(err.Error(), "wildcards") {
+		t.Fatalf("publish to a wildcard topic: %v; want an error", err)
+	}
+}
+
+func TestIdleScopeCloses(t *testing.T) {
+	m := startMosquitto(t)
+	events := make(chan got, 16)
+	h := startHub(t, m, BrokerConfig{ClientID: "hub-idle", Subscriptions: []Subscription{{Filter: "idle/#", QoS: 1}}},
+		Options{IdleTimeout: 200 * time.Millisecond}, hubmqtt.Topic("idle/#", recorder(events)))
+	opened := h.rt.Metrics.Opened.Load()
+
+	mosquittoPub(t, m, "idle/a", 1, "1")
+	nextMessage(t, events)
+	if g := next(t, events); g.ev != (hubmqtt.Disconnect{Reason: "idle"}) {
+		t.Fatalf("after idle: %#v; want Disconnect{idle}", g.ev)
+	}
+	mosquittoPub(t, m, "idle/a", 1, "2")
+	if _, msg := nextMessage(t, events); text(t, msg) != "2" {
+		t.Fatalf("second message %q", msg.Payload)
+	}
+	if n := h.rt.Metrics.Opened.Load() - opened; n != 2 {
+		t.Fatalf("%d scopes opened for idle/a; want 2 (one per burst)", n)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	rt := &core.Runtime{App: hubmqtt.TopicRouter{}}
+	ok := BrokerConfig{Name: "b", URL: "tcp://127.0.0.1:1883", ClientID: "x"}
+	tests := map[string]func(*Options){
+		"no runtime":         func(o *Options) { o.Runtime = nil },
+		"no brokers":         func(o *Options) { o.Brokers = nil },
+		"no name":            func(o *Options) { o.Brokers[0].Name = "" },
+		"colon in name":      func(o *Options) { o.Brokers[0].Name = "a:b" },
+		"twice":              func(o *Options) { o.Brokers = append(o.Brokers, ok) },
+		"persistent no id":   func(o *Options) { o.Brokers[0].ClientID = "" },
+		"scheme":             func(o *Options) { o.Brokers[0].URL = "http://x" },
+		"qos 3":              func(o *Options) { o.Brokers[0].Subscriptions = []Subscription{{Filter: "a", QoS: 3}} },
+		"will without topic": func(o *Options) { o.Brokers[0].Will = &Will{} },
+		"missing CA":         func(o *Options) { o.Brokers[0].CAFile = "/nonexistent/ca.pem" },
+		"cert without key":   func(o *Options) { o.Brokers[0].CertFile = "/nonexistent/c.pem" },
+	}
+	for name, mutate := range tests {
+		t.Run(name, func(t *testing.T) {
+			o := Options{Runtime: rt, Brokers: []BrokerConfig{ok}}
+			mutate(&o)
+			if _, err := New(o); err == nil {
+				t.Fatal("New accepted it")
+			}
+		})
+	}
+	if _, err := New(Options{Runtime: rt, Brokers: []BrokerConfig{ok}}); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	if _, err := New(Options{Runtime: rt, Brokers: []BrokerConfig{{Name: "c", URL: "tcp://h:1", CleanSession: true}}}); err != nil {
+		t.Fatalf("clean session without client id: %v", err)
+	}
+}
