@@ -109,6 +109,11 @@ func New(opts Options) (*Adapter, error) {
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = DefaultPublishTimeout
 	}
+	if opts.Runtime.Metrics == nil {
+		// Runtime.Start fills in a missing Metrics lazily, which races when
+		// topics open scopes concurrently; fill it in now, before Run.
+		opts.Runtime.Metrics = new(core.Metrics)
+	}
 	a := &Adapter{opts: opts, log: opts.Logger}
 	if a.log == nil {
 		a.log = opts.Runtime.Logger
