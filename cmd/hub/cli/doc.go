@@ -1,0 +1,18 @@
+// Package cli is the hub command line as a library, so that a project with
+// its own plugins gets the whole `hub` binary from a one-line main:
+//
+//	package main
+//
+//	import (
+//		"os"
+//
+//		"github.com/hubhq/hub/cmd/hub/cli"
+//		_ "github.com/hubhq/hub/plugins/chatroom"
+//		_ "example.com/myhub/plugins/weather" // registers "weather"
+//	)
+//
+//	func main() { os.Exit(cli.Main()) }
+//
+// Exit codes: 0 on success (a signalled shutdown included), 1 when the hub
+// fails while running, 2 for a broken config or a usage mistake.
+package cli

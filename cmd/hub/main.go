@@ -1,0 +1,14 @@
+// Command hub runs the hub with the bundled plugins. A project with plugins
+// of its own builds its own binary the same way: blank-import the plugins
+// and call cli.Main.
+package main
+
+import (
+	"os"
+
+	"github.com/hubhq/hub/cmd/hub/cli"
+
+	_ "github.com/hubhq/hub/plugins/chatroom"
+)
+
+func main() { os.Exit(cli.Main()) }

@@ -1,0 +1,192 @@
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hubhq/hub/core"
+)
+
+// Config is the whole hub configuration. Its zero value is not useful: start
+// from Default, Load or Parse.
+type Config struct {
+	// Listen is the HTTP and WebSocket address; port 0 picks a free port.
+	Listen string `yaml:"listen"`
+	// Store is the SQLite file. Load makes a relative path relative to the
+	// config file, so a config means the same from any working directory.
+	Store string `yaml:"store"`
+	// Layer is the channel layer: "memory", "none", or a redis:// or nats:// URL.
+	Layer string `yaml:"layer"`
+	// AllowedOrigins are the origins whose pages may open WebSockets (see
+	// core/websocket.OriginValidator); empty means the hub's own host only.
+	AllowedOrigins []string  `yaml:"allowed_origins"`
+	WebSocket      WebSocket `yaml:"websocket"`
+	Inbox          Inbox     `yaml:"inbox"`
+	Log            Log       `yaml:"log"`
+	Routes         Routes    `yaml:"routes"`
+	// Bots are the chat platform accounts the hub runs (reserved).
+	Bots []Bot `yaml:"bots"`
+	// MQTT are the brokers the hub connects to (reserved).
+	MQTT []Broker `yaml:"mqtt"`
+
+	file  string         // as the user named it, for error messages
+	lines map[string]int // key path → line, for error messages
+}
+
+// WebSocket tunes the WebSocket adapter.
+type WebSocket struct {
+	MaxMessageSize   ByteSize      `yaml:"max_message_size"`
+	PingInterval     time.Duration `yaml:"ping_interval"`
+	PongTimeout      time.Duration `yaml:"pong_timeout"`
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	CloseTimeout     time.Duration `yaml:"close_timeout"`
+	WriteQueue       int           `yaml:"write_queue"`
+	WriteTimeout     time.Duration `yaml:"write_timeout"`
+}
+
+// Inbox sizes every scope instance's inbox and says what happens when it is full.
+type Inbox struct {
+	Size   int              `yaml:"size"`
+	Policy core.InboxPolicy `yaml:"policy"` // block, drop_oldest or close
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  slog.Level `yaml:"level"`  // debug, info, warn, error
+	Format string     `yaml:"format"` // text or json
+}
+
+// Routes say which consumer serves which traffic. Every list names consumers
+// (or, for http, page handlers) registered by plugins.
+type Routes struct {
+	WebSocket []WebSocketRoute `yaml:"websocket"`
+	HTTP      []HTTPRoute      `yaml:"http"`
+	Telegram  []ChatRoute      `yaml:"telegram"`
+	Discord   []ChatRoute      `yaml:"discord"`
+	MQTT      []MQTTRoute      `yaml:"mqtt"`
+}
+
+// WebSocketRoute sends sockets whose path matches Path (core.URLRouter syntax,
+// "/ws/chat/{room}/") to Consumer, built with Options.
+type WebSocketRoute struct {
+	Path     string         `yaml:"path"`
+	Consumer string         `yaml:"consumer"`
+	Options  map[string]any `yaml:"options"`
+}
+
+// HTTPRoute serves Path (net/http.ServeMux syntax) with a plugin's page handler.
+type HTTPRoute struct {
+	Path    string `yaml:"path"`
+	Handler string `yaml:"handler"`
+}
+
+// ChatRoute sends the conversations of one bot to Consumer (reserved).
+type ChatRoute struct {
+	Bot      string         `yaml:"bot"`
+	Consumer string         `yaml:"consumer"`
+	Options  map[string]any `yaml:"options"`
+}
+
+// MQTTRoute sends messages on Topic (with + and # wildcards) of one broker
+// to Consumer (reserved).
+type MQTTRoute struct {
+	Broker   string         `yaml:"broker"`
+	Topic    string         `yaml:"topic"`
+	Consumer string         `yaml:"consumer"`
+	Options  map[string]any `yaml:"options"`
+}
+
+// Bot is one chat platform account (reserved for the Telegram and Discord adapters).
+type Bot struct {
+	Name     string         `yaml:"name"`
+	Platform string         `yaml:"platform"` // telegram or discord
+	Token    Secret         `yaml:"token"`
+	APIURL   string         `yaml:"api_url"` // another API server, such as a test fake
+	Options  map[string]any `yaml:"options"`
+}
+
+// Broker is one MQTT broker connection (reserved for the MQTT adapter).
+type Broker struct {
+	Name     string         `yaml:"name"`
+	URL      string         `yaml:"url"` // tcp://, ssl://, ws://, wss://, mqtt:// or mqtts://
+	ClientID string         `yaml:"client_id"`
+	Username string         `yaml:"username"`
+	Password Secret         `yaml:"password"`
+	Options  map[string]any `yaml:"options"`
+}
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Default returns the embedded defaults: the bundled chat room on
+// 127.0.0.1:8080 with an in-memory layer and ./hub.db. It is what `hub run`
+// serves without a config file. The defaults are not validated against the
+// plugin registry, so a binary built without the bundled plugins reports the
+// missing consumer when the server is built.
+func Default() *Config {
+	c, err := decode("default.yaml", defaultYAML, nil, os.LookupEnv)
+	if err != nil {
+		panic(fmt.Sprintf("config: embedded defaults are broken: %v", err))
+	}
+	return c
+}
+
+// Load reads, expands and validates the config file at path. Its errors
+// name file:line: key.path (see Error); several are joined into one.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if c.Store != "" && !filepath.IsAbs(c.Store) {
+		c.Store = filepath.Join(filepath.Dir(path), c.Store)
+	}
+	return c, nil
+}
+
+// Parse decodes a config read from file (the name is used in errors only)
+// over the defaults, expands ${ENV} from the process environment and
+// validates the result.
+func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, os.LookupEnv)
+}
+
+func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	c, err := decode(file, data, Default(), lookup)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// File is the name of the file the config was read from ("default.yaml"
+// for the embedded defaults).
+func (c *Config) File() string { return c.file }
+
+// Errorf makes an Error at the line of the key path ("routes.websocket[0]"),
+// for callers that find a problem with a value the config accepted, such as
+// a plugin refusing its options.
+func (c *Config) Errorf(path, format string, args ...any) error {
+	return &Error{File: c.file, Line: c.line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// line finds the line of path, or of its nearest parent that has one.
+func (c *Config) line(path string) int {
+	for p := path; p != ""; p = parent(p) {
+		if l, ok := c.lines[p]; ok {
+			return l
+		}
+	}
+	return 0
+}

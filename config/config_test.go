@@ -1,0 +1,253 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubhq/hub/core"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if c.Listen != "127.0.0.1:8080" || c.Store != "./hub.db" || c.Layer != "memory" {
+		t.Errorf("Default() = listen %q store %q layer %q", c.Listen, c.Store, c.Layer)
+	}
+	if len(c.Routes.WebSocket) != 1 || c.Routes.WebSocket[0].Path != "/ws/chat/{room}/" || c.Routes.WebSocket[0].Consumer != "chatroom" {
+		t.Errorf("Default() websocket routes = %+v", c.Routes.WebSocket)
+	}
+	if len(c.Routes.HTTP) != 1 || c.Routes.HTTP[0] != (HTTPRoute{Path: "/", Handler: "chatroom"}) {
+		t.Errorf("Default() http routes = %+v", c.Routes.HTTP)
+	}
+	if c.Inbox.Size != core.DefaultInboxSize || c.Inbox.Policy != core.Block || c.WebSocket.MaxMessageSize != 1<<20 {
+		t.Errorf("Default() inbox %+v websocket %+v", c.Inbox, c.WebSocket)
+	}
+	if err := c.validate(); err != nil {
+		t.Errorf("Default() does not validate: %v", err)
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	src := `
+listen: ${HUB_LISTEN:-0.0.0.0:9000}
+store: /var/lib/hub/hub.db
+layer: none
+allowed_origins: [example.com, "https://app.example.com"]
+websocket: {max_message_size: 64KiB, ping_interval: 10s, pong_timeout: 20s, handshake_timeout: 3s, close_timeout: 1s}
+inbox: {size: 8, policy: drop_oldest}
+log: {level: debug, format: json}
+bots:
+  - {name: support, platform: telegram, token: "${TG_TOKEN}", api_url: "http://127.0.0.1:1234"}
+mqtt:
+  - {name: home, url: tcp://127.0.0.1:1883, password: "${MQTT_PASS}"}
+routes:
+  websocket:
+    - path: /ws/echo/
+      consumer: echo
+      options:
+        greeting: "${GREETING:-hi}"
+        repeat: ${REPEAT:-2}
+        literal: $${HOME}
+  telegram:
+    - {bot: support, consumer: echo}
+  mqtt:
+    - {broker: home, topic: "sensors/+/temp", consumer: echo}
+`
+	c, err := parse("hub.yaml", []byte(src), env(map[string]string{"TG_TOKEN": "123:abc", "MQTT_PASS": "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", c.Listen, "0.0.0.0:9000"},
+		{"layer", c.Layer, "none"},
+		{"origins", fmt.Sprint(c.AllowedOrigins), "[example.com https://app.example.com]"},
+		{"max size", c.WebSocket.MaxMessageSize, ByteSize(64 << 10)},
+		{"ping", c.WebSocket.PingInterval, 10 * time.Second},
+		{"inbox", c.Inbox, Inbox{Size: 8, Policy: core.DropOldest}},
+		{"log", c.Log, Log{Level: slog.LevelDebug, Format: "json"}},
+		{"token", c.Bots[0].Token.Value(), "123:abc"},
+		{"password", c.MQTT[0].Password.Value(), "pw"},
+		{"routes replace defaults", len(c.Routes.HTTP), 0},
+		{"option string", c.Routes.WebSocket[0].Options["greeting"], "hi"},
+		{"option number re-resolved", c.Routes.WebSocket[0].Options["repeat"], 2},
+		{"mqtt topic", c.Routes.MQTT[0].Topic, "sensors/+/temp"},
+		{"literal ${ escaped", c.Routes.WebSocket[0].Options["literal"], "${HOME}"},
+		{"line of a key", c.line("routes.websocket[0].consumer"), 16},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %#v, want %#v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestPartialKeepsDefaults(t *testing.T) {
+	c, err := parse("hub.yaml", []byte("listen: 127.0.0.1:0\ninbox: {policy: close}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Inbox.Size != 64 || c.Inbox.Policy != core.CloseScope || len(c.Routes.WebSocket) != 1 || c.Store != "./hub.db" {
+		t.Errorf("defaults not kept: %+v", c)
+	}
+	if _, err := parse("hub.yaml", nil, env(nil)); err != nil {
+		t.Errorf("empty file: %v", err)
+	}
+}
+
+func TestBroken(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string // each must appear in the error
+	}{
+		{"unknown consumer", "routes:\n  websocket:\n    - path: /ws/chat/{room}/\n      consumer: chatrom\n",
+			[]string{`hub.yaml:4: routes.websocket[0].consumer: unknown consumer "chatrom" (did you mean "chatroom"?) (known: chatroom, echo)`}},
+		{"unknown top key", "listen: 127.0.0.1:1\nlistne: x\n",
+			[]string{`hub.yaml:2: listne: unknown key (did you mean "listen"?)`}},
+		{"unknown nested key", "inbox:\n  polcy: close\n",
+			[]string{`hub.yaml:2: inbox.polcy: unknown key (did you mean "policy"?)`}},
+		{"unknown route key", "routes:\n  websocket:\n    - path: /a/\n      consumer: echo\n      consmer: echo\n",
+			[]string{`hub.yaml:5: routes.websocket[0].consmer: unknown key`}},
+		{"unset env", "\n\nstore: ${HUB_STORE}\n",
+			[]string{`hub.yaml:3: store: environment variable HUB_STORE is not set`}},
+		{"bad env name", "store: ${1X}\n", []string{`hub.yaml:1: store: invalid environment variable name "1X"`}},
+		{"unterminated env", "store: ${X\n", []string{`hub.yaml:1: store: unterminated ${`}},
+		{"yaml syntax", "listen: a\n  b: c\n", []string{`hub.yaml:2: mapping values are not allowed`}},
+		{"not a mapping", "- a\n- b\n", []string{`hub.yaml:1: want a mapping`}},
+		{"bad duration", "websocket:\n  ping_interval: 10\n", []string{`hub.yaml:2: websocket.ping_interval: want a duration`}},
+		{"bad size", "websocket:\n  max_message_size: lots\n", []string{`hub.yaml:2: websocket.max_message_size: want a size`}},
+		{"bad policy", "inbox:\n  policy: drop\n", []string{`hub.yaml:2: inbox.policy: unknown policy "drop"`}},
+		{"bad inbox size", "inbox:\n  size: 0\n", []string{`hub.yaml:2: inbox.size: must be at least 1`}},
+		{"inbox size not a number", "inbox:\n  size: many\n", []string{`hub.yaml:2: inbox.size: want a whole number`}},
+		{"bad level", "log:\n  level: loud\n", []string{`hub.yaml:2: log.level:`}},
+		{"bad format", "log:\n  format: xml\n", []string{`hub.yaml:2: log.format: unknown format "xml"`}},
+		{"bad listen", "listen: localhost\n", []string{`hub.yaml:1: listen: want host:port`}},
+		{"bad layer", "\nlayer: kafka://x\n", []string{`hub.yaml:2: layer: unknown layer "kafka://x"`}},
+		{"list for scalar", "listen: [a, b]\n", []string{`hub.yaml:1: listen: want a single value, got a list`}},
+		{"scalar for list", "allowed_origins: example.com\n", []string{`hub.yaml:1: allowed_origins: want a list`}},
+		{"duplicate key", "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", []string{`hub.yaml:2: listen: given twice (first on line 1)`}},
+		{"missing consumer", "routes:\n  websocket:\n    - path: /a/\n", []string{`hub.yaml:3: routes.websocket[0]: consumer is required`}},
+		{"bad pattern", "routes:\n  websocket:\n    - path: /a/{}/\n      consumer: echo\n", []string{`hub.yaml:3: routes.websocket[0].path: route pattern "/a/{}/": segment "{}" must be a whole {param}`}},
+		{"duplicate ws path", "routes:\n  websocket:\n    - {path: /a/, consumer: echo}\n    - {path: /a/, consumer: echo}\n",
+			[]string{`hub.yaml:4: routes.websocket[1].path: /a/ is already routed by routes.websocket[0]`}},
+		{"unknown handler", "routes:\n  http:\n    - path: /\n      handler: chatrom\n", []string{`hub.yaml:4: routes.http[0].handler: unknown page handler "chatrom"`}},
+		{"builtin path", "routes:\n  http:\n    - {path: /metrics, handler: chatroom}\n", []string{`hub.yaml:3: routes.http[0].path: /metrics is served by the hub itself`}},
+		{"bot missing token", "bots:\n  - name: b\n    platform: telegram\n", []string{`hub.yaml:2: bots[0]: token is required`}},
+		{"bot bad platform", "bots:\n  - name: b\n    platform: icq\n    token: x\n", []string{`hub.yaml:3: bots[0].platform: unknown platform "icq"`}},
+		{"duplicate bot", "bots:\n  - {name: b, platform: telegram, token: x}\n  - {name: b, platform: discord, token: y}\n", []string{`hub.yaml:3: bots[1].name: "b" is already the name of bots[0]`}},
+		{"route to unknown bot", "routes:\n  telegram:\n    - bot: nope\n      consumer: echo\n", []string{`hub.yaml:3: routes.telegram[0].bot: no bot named "nope"`}},
+		{"route to wrong platform", "bots:\n  - {name: b, platform: discord, token: x}\nroutes:\n  telegram:\n    - {bot: b, consumer: echo}\n",
+			[]string{`hub.yaml:5: routes.telegram[0].bot: bot "b" is a discord bot, not telegram`}},
+		{"mqtt route unknown broker", "routes:\n  mqtt:\n    - {broker: x, topic: a/b, consumer: echo}\n", []string{`hub.yaml:3: routes.mqtt[0].broker: no broker named "x"`}},
+		{"mqtt bad url", "mqtt:\n  - name: m\n    url: http://u:secretpw@h\n", []string{`hub.yaml:3: mqtt[0].url: want a broker URL`}},
+		{"several errors at once", "listen: nope\ninbox:\n  size: -1\n", []string{`hub.yaml:1: listen:`, `hub.yaml:3: inbox.size:`}},
+		{"merge key", "base: &b {size: 0}\n", []string{`hub.yaml:1: base: unknown key`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse("hub.yaml", []byte(tt.src), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n  %v\nlacks\n  %s", err, w)
+				}
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %v is not a *config.Error", err)
+			}
+			if strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("error leaks a password: %v", err)
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	c, err := parse("hub.yaml", []byte("bots:\n  - {name: b, platform: telegram, token: \"123:topsecret\"}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := c.Bots[0].Token
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("bot", "token", tok, "bot", c.Bots[0])
+	for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%v %+v %#v %s %q %x %d", tok, c.Bots[0], c.Bots[0], tok, tok, tok, tok), logged.String()} {
+		if strings.Contains(s, "topsecret") {
+			t.Errorf("secret printed: %s", s)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	lookup := env(map[string]string{"A": "x", "EMPTY": ""})
+	tests := []struct{ in, want, err string }{
+		{"plain $ stays", "plain $ stays", ""},
+		{"${A}", "x", ""},
+		{"a${A}b${A}", "axbx", ""},
+		{"${B:-dflt}", "dflt", ""},
+		{"${EMPTY:-dflt}", "dflt", ""},
+		{"${EMPTY}", "", ""},
+		{"${B:-}", "", ""},
+		{"$${A}", "${A}", ""},
+		{"${B}", "", "B is not set"},
+		{"${A", "", "unterminated"},
+		{"${}", "", "invalid"},
+	}
+	for _, tt := range tests {
+		got, err := expand(tt.in, lookup)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("expand(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("expand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.yaml")
+	if err := os.WriteFile(path, []byte("store: data/hub.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "data/hub.db"); c.Store != want {
+		t.Errorf("Store = %q, want %q (relative to the config file)", c.Store, want)
+	}
+	if c.File() != path {
+		t.Errorf("File() = %q", c.File())
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("Load(missing) = %v", err)
+	}
+}
+
+func TestErrorf(t *testing.T) {
+	c, err := parse("x.yaml", []byte("routes:\n  websocket:\n    - path: /a/\n      consumer: echo\n      options: {n: 1}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Errorf("routes.websocket[0].options.n", "bad").Error()
+	if want := "x.yaml:5: routes.websocket[0].options.n: bad"; got != want {
+		t.Errorf("Errorf = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,18 @@
+// Package config reads the hub's YAML configuration file.
+//
+// A config file is decoded node by node (not with yaml.Unmarshal) so that
+// every mistake can be reported where it is: each error reads
+//
+//	hub.yaml:7: routes.websocket[0].consumer: unknown consumer "chatrom" (known: chatroom, echo)
+//
+// Unknown keys are errors, because a silently ignored typo ("inbox: {polcy:
+// close}") is worse than a refusal to start. Scalar values may use ${VAR}
+// and ${VAR:-default}; an unset variable without a default is an error, so a
+// missing secret never turns into an empty token. Keys left out keep the
+// embedded defaults (default.yaml), except routes: a file that says routes
+// says all of them.
+//
+// Sections that later parts of the hub wire up (bots, mqtt, routes.telegram,
+// routes.discord, routes.mqtt) are parsed and checked here already, so that a
+// config written today keeps working.
+package config

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hubhq/hub/core"
+)
+
+// Reserved HTTP paths the server serves itself.
+var builtinPaths = []string{"/healthz", "/metrics"}
+
+// validator collects every problem, so one run of `hub run` shows them all.
+type validator struct {
+	c    *Config
+	errs []error
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, v.c.Errorf(path, format, args...))
+}
+
+// validate checks what decoding could not: required keys, allowed values,
+// references between sections and consumer names.
+func (c *Config) validate() error {
+	v := &validator{c: c}
+	v.listen()
+	if c.Store == "" {
+		v.errorf("store", "required: the SQLite file, such as ./hub.db")
+	}
+	v.layer()
+	for i, o := range c.AllowedOrigins {
+		if o == "" || (strings.Contains(o, "://") && !validURL(o)) {
+			v.errorf(fmt.Sprintf("allowed_origins[%d]", i), "want a host (example.com), *.example.com, https://example.com or *, got %q", o)
+		}
+	}
+	v.websocket()
+	if c.Inbox.Size <= 0 {
+		v.errorf("inbox.size", "must be at least 1, got %d", c.Inbox.Size)
+	}
+	if f := c.Log.Format; f != "text" && f != "json" {
+		v.errorf("log.format", "unknown format %q (want text or json)", f)
+	}
+	v.routes()
+	v.bots()
+	v.brokers()
+	return errors.Join(v.errs...)
+}
+
+func (v *validator) listen() {
+	host, port, err := net.SplitHostPort(v.c.Listen)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil || strings.ContainsAny(host, " /") {
+		v.errorf("listen", "want host:port such as 127.0.0.1:8080 or :8080, got %q", v.c.Listen)
+	}
+}
+
+func (v *validator) layer() {
+	l := v.c.Layer
+	switch {
+	case l == "memory" || l == "none":
+	case strings.HasPrefix(l, "redis://"), strings.HasPrefix(l, "rediss://"), strings.HasPrefix(l, "nats://"):
+		if !validURL(l) {
+			v.errorf("layer", "malformed URL")
+		}
+	default:
+		v.errorf("layer", "unknown layer %q (want memory, none, redis://host:port or nats://host:port)", l)
+	}
+}
+
+func validURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Host != ""
+}
+
+func (v *validator) websocket() {
+	w := v.c.WebSocket
+	if w.MaxMessageSize <= 0 {
+		v.errorf("websocket.max_message_size", "must be positive")
+	}
+	for _, d := range []struct {
+		key string
+		ok  bool
+	}{
+		{"ping_interval", w.PingInterval > 0},
+		{"pong_timeout", w.PongTimeout > 0},
+		{"handshake_timeout", w.HandshakeTimeout > 0},
+		{"close_timeout", w.CloseTimeout > 0},
+		{"write_queue", w.WriteQueue > 0},
+		{"write_timeout", w.WriteTimeout > 0},
+	} {
+		if !d.ok {
+			v.errorf("websocket."+d.key, "must be positive")
+		}
+	}
+	if w.PingInterval > 0 && w.PongTimeout <= w.PingInterval {
+		v.errorf("websocket.pong_timeout", "%v must be longer than ping_interval (%v), or every socket is dropped between two pings", w.PongTimeout, w.PingInterval)
+	}
+}
+
+func (v *validator) routes() {
+	r := v.c.Routes
+	seen := map[string]int{}
+	for i, rt := range r.WebSocket {
+		p := fmt.Sprintf("routes.websocket[%d]", i)
+		if v.required(p, "path", rt.Path) {
+			if _, err := core.ParsePath(rt.Path, nil); err != nil {
+				v.errorf(p+".path", "%s", strings.TrimPrefix(err.Error(), "core: "))
+			} else if j, dup := seen[rt.Path]; dup {
+				v.errorf(p+".path", "%s is already routed by routes.websocket[%d]", rt.Path, j)
+			}
+			seen[rt.Path] = i
+		}
+		v.consumer(p, rt.Consumer)
+	}
+	clear(seen)
+	for i, rt := range r.HTTP {
+		p := fmt.Sprintf("routes.http[%d]", i)
+		if v.required(p, "path", rt.Path) {
+			switch j, dup := seen[rt.Path]; {
+			case !strings.HasPrefix(rt.Path, "/"):
+				v.errorf(p+".path", "must start with /, got %q", rt.Path)
+			case slices.Contains(builtinPaths, rt.Path):
+				v.errorf(p+".path", "%s is served by the hub itself", rt.Path)
+			case dup:
+				v.errorf(p+".path", "%s is already routed by routes.http[%d]", rt.Path, j)
+			}
+			seen[rt.Path] = i
+		}
+		if v.required(p, "handler", rt.Handler) && !hasHandler(rt.Handler) {
+			v.errorf(p+".handler", "unknown page handler %q%s (known: %s)", rt.Handler, suggest(rt.Handler, handlerNames()), list(handlerNames()))
+		}
+	}
+	for _, platform := range []string{"telegram", "discord"} {
+		routes := r.Telegram
+		if platform == "discord" {
+			routes = r.Discord
+		}
+		for i, rt := range routes {
+			p := fmt.Sprintf("routes.%s[%d]", platform, i)
+			if v.required(p, "bot", rt.Bot) {
+				v.botRef(p+".bot", rt.Bot, platform)
+			}
+			v.consumer(p, rt.Consumer)
+		}
+	}
+	for i, rt := range r.MQTT {
+		p := fmt.Sprintf("routes.mqtt[%d]", i)
+		if v.required(p, "broker", rt.Broker) && !slices.ContainsFunc(v.c.MQTT, func(b Broker) bool { return b.Name == rt.Broker }) {
+			v.errorf(p+".broker", "no broker named %q in mqtt", rt.Broker)
+		}
+		v.required(p, "topic", rt.Topic)
+		v.consumer(p, rt.Consumer)
+	}
+}
+
+// required reports whether the key under p is set, and complains if not.
+func (v *validator) required(p, key, val string) bool {
+	if val == "" {
+		v.errorf(p, "%s is required", key)
+		return false
+	}
+	return true
+}
+
+func (v *validator) consumer(p, name string) {
+	if !v.required(p, "consumer", name) {
+		return
+	}
+	known := consumerNames()
+	if !slices.Contains(known, name) {
+		v.errorf(p+".consumer", "unknown consumer %q%s (known: %s)", name, suggest(name, known), list(known))
+	}
+}
+
+func (v *validator) botRef(p, name, platform string) {
+	i := slices.IndexFunc(v.c.Bots, func(b Bot) bool { return b.Name == name })
+	switch {
+	case i < 0:
+		v.errorf(p, "no bot named %q in bots", name)
+	case v.c.Bots[i].Platform != platform:
+		v.errorf(p, "bot %q is a %s bot, not %s", name, v.c.Bots[i].Platform, platform)
+	}
+}
+
+func (v *validator) bots() {
+	names := map[string]int{}
+	for i, b := range v.c.Bots {
+		p := fmt.Sprintf("bots[%d]", i)
+		v.name(p, b.Name, names, i, "bots")
+		if v.required(p, "platform", b.Platform) && b.Platform != "telegram" && b.Platform != "discord" {
+			v.errorf(p+".platform", "unknown platform %q (want telegram or discord)", b.Platform)
+		}
+		// Never echo the token: only say that it is missing.
+		v.required(p, "token", b.Token.Value())
+		if b.APIURL != "" && !validURL(b.APIURL) {
+			v.errorf(p+".api_url", "want a URL such as https://api.telegram.org, got %q", b.APIURL)
+		}
+	}
+}
+
+func (v *validator) brokers() {
+	names := map[string]int{}
+	for i, b := range v.c.MQTT {
+		p := fmt.Sprintf("mqtt[%d]", i)
+		v.name(p, b.Name, names, i, "mqtt")
+		if !v.required(p, "url", b.URL) {
+			continue
+		}
+		u, err := url.Parse(b.URL)
+		if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "ws", "wss", "mqtt", "mqtts"}, u.Scheme) {
+			// The URL may hold a password: name the problem, not the value.
+			v.errorf(p+".url", "want a broker URL such as tcp://127.0.0.1:1883 (schemes tcp, ssl, tls, ws, wss, mqtt, mqtts)")
+		}
+	}
+}
+
+// name checks that an entry has a unique name fit for scope keys
+// ("telegram:<bot>:<chat>").
+func (v *validator) name(p, name string, seen map[string]int, i int, section string) {
+	if !v.required(p, "name", name) {
+		return
+	}
+	if strings.ContainsAny(name, ": \t/") {
+		v.errorf(p+".name", "%q may not contain ':', '/' or spaces", name)
+	}
+	if j, dup := seen[name]; dup {
+		v.errorf(p+".name", "%q is already the name of %s[%d]", name, section, j)
+	}
+	seen[name] = i
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none: no plugin is compiled in"
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hubBin is the hub binary that TestMain builds.
+var hubBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "hub-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	hubBin = filepath.Join(dir, "hub")
+	build := exec.Command("go", "build", "-tags", "libsqlite3", "-o", hubBin, "github.com/hubhq/hub/cmd/hub")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the hub binary:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// startTimeout bounds how long a hub may take to log that it listens, and
+// stopTimeout how long it may take to exit after SIGTERM.
+const (
+	startTimeout = 30 * time.Second
+	stopTimeout  = 30 * time.Second
+)
+
+// hub is one running hub process.
+type hub struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	Addr string // host:port it listens on, parsed from its log
+
+	mu   sync.Mutex
+	logs strings.Builder
+
+	exited chan struct{} // closed when the process has been waited for
+	err    error         // Wait's result, valid once exited is closed
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startHub runs `hub run --config path` and waits until it logs its
+// address. The process is killed at the end of the test if still running.
+func startHub(t *testing.T, path string) *hub {
+	t.Helper()
+	h := &hub{t: t, exited: make(chan struct{})}
+	h.cmd = exec.Command(hubBin, "run", "--config", path)
+	h.cmd.Dir = filepath.Dir(path)
+	stderr, err := h.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go h.readLogs(stderr, addr)
+	t.Cleanup(func() {
+		h.cmd.Process.Kill()
+		<-h.exited
+		if t.Failed() {
+			t.Logf("hub log:\n%s", h.Logs())
+		}
+	})
+	select {
+	case h.Addr = <-addr:
+		return h
+	case <-h.exited:
+		t.Fatalf("hub exited before listening: %v\n%s", h.err, h.Logs())
+	case <-time.After(startTimeout):
+		t.Fatalf("hub did not log a listening address within %v:\n%s", startTimeout, h.Logs())
+	}
+	return nil
+}
+
+// readLogs keeps the hub's stderr, reports the address once, and reaps the
+// process when its output ends.
+func (h *hub) readLogs(r io.Reader, addr chan<- string) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		h.mu.Lock()
+		h.logs.WriteString(line + "\n")
+		h.mu.Unlock()
+		if m := listeningRE.FindStringSubmatch(line); m != nil {
+			select {
+			case addr <- m[1]:
+			default:
+			}
+		}
+	}
+	io.Copy(io.Discard, r)
+	h.err = h.cmd.Wait()
+	close(h.exited)
+}
+
+// Logs is what the hub has written to stderr so far.
+func (h *hub) Logs() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.logs.String()
+}
+
+// Stop sends SIGTERM and returns the exit code.
+func (h *hub) Stop() int {
+	h.t.Helper()
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		h.t.Fatalf("SIGTERM: %v", err)
+	}
+	return h.wait()
+}
+
+func (h *hub) wait() int {
+	h.t.Helper()
+	select {
+	case <-h.exited:
+	case <-time.After(stopTimeout):
+		h.t.Fatalf("hub still running %v after SIGTERM:\n%s", stopTimeout, h.Logs())
+	}
+	var exit *exec.ExitError
+	if errors.As(h.err, &exit) {
+		return exit.ExitCode()
+	}
+	if h.err != nil {
+		h.t.Fatalf("hub: %v", h.err)
+	}
+	return 0
+}
+
+// writeConfig writes a config into a fresh directory and returns its path.
+func writeConfig(t *testing.T, dir, yaml string) string {
+	t.Helper()
+	path := filepath.Join(dir, "hub.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// chatConfig is the chat room on a free port with its store in dir.
+func chatConfig(t *testing.T, dir string) string {
+	return writeConfig(t, dir, `
+listen: 127.0.0.1:0
+store: ./hub.db
+layer: memory
+log: {level: info, format: text}
+routes:
+  websocket:
+    - path: /ws/chat/{room}/
+      consumer: chatroom
+  http:
+    - path: /
+      handler: chatroom
+`)
+}
+
+// runHub runs the binary with args to completion.
+func runHub(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hubBin, args...)
+	cmd.Dir = dir
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("hub %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errb.String(), code
+}

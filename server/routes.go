@@ -1,0 +1,105 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	wsproto "github.com/hubhq/hub/core/websocket"
+
+	"github.com/hubhq/hub/config"
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/plugins"
+)
+
+// websocketApp builds the WebSocket application: a URLRouter of named plugin
+// consumers behind the origin check, so no consumer ever sees a cross-site
+// handshake.
+func websocketApp(cfg *config.Config) (core.Application, error) {
+	router := make(core.URLRouter, 0, len(cfg.Routes.WebSocket))
+	for i, r := range cfg.Routes.WebSocket {
+		at := fmt.Sprintf("routes.websocket[%d]", i)
+		app, err := plugins.New(r.Consumer, plugins.Options(r.Options))
+		if err != nil {
+			return nil, cfg.Errorf(at+".consumer", "%v", err)
+		}
+		route, err := core.ParsePath(r.Path, core.Named(r.Consumer, app))
+		if err != nil {
+			return nil, cfg.Errorf(at+".path", "%v", err)
+		}
+		router = append(router, route)
+	}
+	return wsproto.OriginValidator(cfg.AllowedOrigins...)(router), nil
+}
+
+// mux serves the plugin pages of routes.http beside the hub's own endpoints.
+func (s *Server) mux() (mux *http.ServeMux, err error) {
+	mux = http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	// The metrics handler reads the store and layer, which New opens only
+	// after the routes proved buildable.
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { s.metricsHandler.ServeHTTP(w, r) })
+	for i, r := range s.cfg.Routes.HTTP {
+		h, ok := plugins.Handler(r.Handler)
+		if !ok {
+			return nil, s.cfg.Errorf(fmt.Sprintf("routes.http[%d].handler", i), "unknown page handler %q", r.Handler)
+		}
+		if err := handle(mux, r.Path, h); err != nil {
+			return nil, s.cfg.Errorf(fmt.Sprintf("routes.http[%d].path", i), "%v", err)
+		}
+	}
+	return mux, nil
+}
+
+// handle registers a pattern from the config; ServeMux panics on a bad or
+// conflicting pattern, which here is a config mistake, not a bug.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+// healthz answers 200 while the store can be read.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.db.SchemaVersion(); err != nil {
+		http.Error(w, "store: unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// RouteInfo is one row of the routing table that `hub routes` prints.
+type RouteInfo struct {
+	Protocol string // websocket, http, telegram, discord, mqtt
+	Match    string // path pattern or topic; "*" for every chat of a bot
+	Via      string // the bot or broker, for chat and MQTT routes
+	Target   string // the consumer, page handler, or "(hub)" endpoint
+}
+
+// Routes lists what cfg routes where, in config order, the hub's own HTTP
+// endpoints included.
+func Routes(cfg *config.Config) []RouteInfo {
+	var rs []RouteInfo
+	for _, r := range cfg.Routes.WebSocket {
+		rs = append(rs, RouteInfo{Protocol: "websocket", Match: r.Path, Target: r.Consumer})
+	}
+	for _, r := range cfg.Routes.HTTP {
+		rs = append(rs, RouteInfo{Protocol: "http", Match: r.Path, Target: r.Handler + " (page)"})
+	}
+	rs = append(rs,
+		RouteInfo{Protocol: "http", Match: "/healthz", Target: "(hub) health check"},
+		RouteInfo{Protocol: "http", Match: "/metrics", Target: "(hub) prometheus metrics"})
+	for _, r := range cfg.Routes.Telegram {
+		rs = append(rs, RouteInfo{Protocol: "telegram", Match: "*", Via: r.Bot, Target: r.Consumer})
+	}
+	for _, r := range cfg.Routes.Discord {
+		rs = append(rs, RouteInfo{Protocol: "discord", Match: "*", Via: r.Bot, Target: r.Consumer})
+	}
+	for _, r := range cfg.Routes.MQTT {
+		rs = append(rs, RouteInfo{Protocol: "mqtt", Match: r.Topic, Via: r.Broker, Target: r.Consumer})
+	}
+	return rs
+}
