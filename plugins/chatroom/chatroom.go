@@ -1,0 +1,212 @@
+package chatroom
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/hubhq/hub/consumers"
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/websocket"
+)
+
+// Route is where the consumer expects to be mounted: it reads the room
+// from the {room} parameter.
+const Route = "/ws/chat/{room}/"
+
+// MessageType is the layer message type of a chat line in a room's group.
+const MessageType = "chat.message"
+
+// Config is the plugin's options in the hub's config file.
+type Config struct {
+	// History is how many messages each room keeps for newcomers (default 50).
+	History int `json:"history"`
+	// MaxMessage is the longest message accepted, in bytes (default 4096).
+	// A longer one is refused with an error frame; the socket stays open.
+	MaxMessage int `json:"max_message"`
+}
+
+// Defaults for Config's zero fields.
+const (
+	DefaultHistory    = 50
+	DefaultMaxMessage = 4096
+	// MaxUser is the longest user name accepted, in bytes.
+	MaxUser = 64
+	// recentIDs is how many history ids a newcomer remembers to drop the
+	// duplicates of; see member.seen.
+	recentIDs = 8
+)
+
+func (c Config) withDefaults() Config {
+	if c.History <= 0 {
+		c.History = DefaultHistory
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	return c
+}
+
+// Group is the channel-layer group of a room.
+func Group(room string) string { return "chat_" + room }
+
+// ValidRoom reports whether room can name a room: its group name must
+// follow the layer's rules (letters, digits, - _ ., under 100 characters).
+func ValidRoom(room string) error {
+	if room == "" {
+		return errors.New("chatroom: empty room name")
+	}
+	if err := layer.ValidGroupName(Group(room)); err != nil {
+		return fmt.Errorf("chatroom: invalid room name %q: use letters, digits, - _ . (at most %d)", room, layer.MaxNameLength-1-len(Group("")))
+	}
+	return nil
+}
+
+// New returns the chat consumer. Mount it at Route (or any route with a
+// {room} parameter).
+func New(cfg Config) core.Application {
+	cfg = cfg.withDefaults()
+	return consumers.NewJSONWebSocket(func() consumers.JSONHandler[Inbound] { return &member{cfg: &cfg} })
+}
+
+// Inbound is what a client sends: {"message": "hi", "user": "ada"}.
+type Inbound struct {
+	Message string `json:"message"`
+	User    string `json:"user,omitempty"`
+}
+
+// Outbound is what a client receives for every message in its room.
+type Outbound struct {
+	Message string `json:"message"`
+	User    string `json:"user"`
+	Room    string `json:"room"`
+}
+
+// entry is one stored history line. The id travels in the layer message
+// too, so a newcomer can drop the copy of a line it already got as history.
+type entry struct {
+	ID      string `json:"id"`
+	User    string `json:"user"`
+	Message string `json:"message"`
+}
+
+// member is one socket in one room.
+type member struct {
+	cfg  *Config
+	room string
+	// seen holds the ids of the newest history lines sent on join. A line
+	// stored before our history read but group-sent after our join would
+	// otherwise arrive twice; that window is the microseconds between a
+	// sender's append and its group send, so the newest few ids suffice,
+	// and they are forgotten at the first line that is not a duplicate.
+	seen []string
+}
+
+func (m *member) Connect(c *consumers.WebSocketConn) error {
+	m.room = c.Scope.Param("room")
+	if err := ValidRoom(m.room); err != nil {
+		return c.Close(websocket.ClosePolicy, err.Error()) // denied: HTTP 403
+	}
+	// Join before reading the history, so no line falls between the two.
+	if err := c.GroupAdd(Group(m.room)); err != nil {
+		return err
+	}
+	c.On(MessageType, func(msg layer.Message) error { return m.forward(c, msg) })
+	if err := c.Accept(""); err != nil {
+		return err
+	}
+	return m.sendHistory(c)
+}
+
+func (m *member) history(c *consumers.WebSocketConn) *core.State {
+	return c.State.Of("room:" + m.room)
+}
+
+func (m *member) sendHistory(c *consumers.WebSocketConn) error {
+	var lines []entry
+	if err := m.history(c).List("history", &lines); err != nil {
+		if !errors.Is(err, core.ErrNoStore) {
+			slog.Warn("chatroom: could not read history", "room", m.room, "err", err)
+		}
+		return nil // chat works without history
+	}
+	for _, e := range lines {
+		if err := c.SendJSON(Outbound{Message: e.Message, User: e.User, Room: m.room}); err != nil {
+			return err
+		}
+	}
+	for _, e := range lines[max(0, len(lines)-recentIDs):] {
+		m.seen = append(m.seen, e.ID)
+	}
+	return nil
+}
+
+// ReceiveJSON stores the client's line and sends it to the room's group;
+// the sender gets it back through the group like everyone else.
+func (m *member) ReceiveJSON(c *consumers.WebSocketConn, in Inbound) error {
+	user := strings.TrimSpace(in.User)
+	if user == "" {
+		user = "Anonymous"
+	}
+	switch {
+	case strings.TrimSpace(in.Message) == "":
+		return c.SendJSON(errorFrame("empty message"))
+	case len(in.Message) > m.cfg.MaxMessage:
+		return c.SendJSON(errorFrame(fmt.Sprintf("message too long: %d bytes (limit %d)", len(in.Message), m.cfg.MaxMessage)))
+	case len(user) > MaxUser:
+		return c.SendJSON(errorFrame(fmt.Sprintf("user name too long: %d bytes (limit %d)", len(user), MaxUser)))
+	}
+	e := entry{ID: newID(), User: user, Message: in.Message}
+	if err := m.history(c).Append("history", e, m.cfg.History); err != nil && !errors.Is(err, core.ErrNoStore) {
+		slog.Warn("chatroom: could not store message", "room", m.room, "err", err)
+	}
+	return c.GroupSend(Group(m.room), layer.Message{
+		"type": MessageType, "message": e.Message, "user": e.User, "room": m.room, "id": e.ID,
+	})
+}
+
+// forward passes a line from the room's group to the client. Lines from
+// other processes may lack user, room or id; only message is required.
+func (m *member) forward(c *consumers.WebSocketConn, msg layer.Message) error {
+	text, ok := msg["message"].(string)
+	if !ok {
+		slog.Warn("chatroom: chat.message without a string message; dropped", "room", m.room)
+		return nil
+	}
+	if m.duplicate(msg) {
+		return nil
+	}
+	user, _ := msg["user"].(string)
+	if user == "" {
+		user = "Anonymous"
+	}
+	return c.SendJSON(Outbound{Message: text, User: user, Room: m.room})
+}
+
+// duplicate reports whether msg was already sent as history.
+func (m *member) duplicate(msg layer.Message) bool {
+	if m.seen == nil {
+		return false
+	}
+	id, _ := msg["id"].(string)
+	for i, s := range m.seen {
+		if id != "" && s == id {
+			m.seen = append(m.seen[:i], m.seen[i+1:]...)
+			return true
+		}
+	}
+	m.seen = nil // past the history: no duplicates left to expect
+	return false
+}
+
+func errorFrame(msg string) map[string]string { return map[string]string{"error": msg} }
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
