@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,8 +17,9 @@ import (
 func TestMessageReachesConsumer(t *testing.T) {
 	m := startMosquitto(t)
 	events := make(chan got, 16)
-	startHub(t, m, BrokerConfig{ClientID: "hub-reach", Subscriptions: []Subscription{{Filter: "sensors/+/temperature", QoS: 1}}},
-		Options{}, hubmqtt.Topic("sensors/{device}/temperature", recorder(events)))
+	route := hubmqtt.Topic("sensors/{device}/temperature", recorder(events))
+	subs := SubscriptionsFor(hubmqtt.TopicRouter{route}.Filters(), 1)
+	startHub(t, m, BrokerConfig{ClientID: "hub-reach", Subscriptions: subs}, Options{}, route)
 
 	mosquittoPub(t, m, "sensors/kitchen/temperature", 1, "21.5")
 	g, msg := nextMessage(t, events)
@@ -73,24 +75,24 @@ func TestConsumerPublishes(t *testing.T) {
 			if !ok {
 				return nil
 			}
-			errs <- send(ctx, hubmqtt.Publish{Topic: "reply/" + s.Param("device"), Payload: append([]byte("ack:"), in.Payload...), QoS: 1})
+			errs <- send(ctx, hubmqtt.Publish{Topic: "reply/" + s.Param("device"), Payload: append([]byte("ack:"), in.Payload...), QoS: in.QoS})
 			errs <- send(ctx, hubmqtt.Publish{Topic: "bad/#", Payload: []byte("x")})
 		}
 	})
-	startHub(t, m, BrokerConfig{ClientID: "hub-echo", Subscriptions: []Subscription{{Filter: "cmd/+", QoS: 1}}},
+	startHub(t, m, BrokerConfig{ClientID: "hub-echo", Subscriptions: []Subscription{{Filter: "cmd/+", QoS: 2}}},
 		Options{}, hubmqtt.Topic("cmd/{device}", echo))
 
 	sub := client(t, m, "")
 	replies := make(chan string, 4)
-	if tok := sub.Subscribe("reply/#", 1, func(_ paho.Client, msg paho.Message) {
-		replies <- msg.Topic() + " " + string(msg.Payload())
+	if tok := sub.Subscribe("reply/#", 2, func(_ paho.Client, msg paho.Message) {
+		replies <- fmt.Sprintf("%s %s qos%d", msg.Topic(), msg.Payload(), msg.Qos())
 	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
-	mosquittoPub(t, m, "cmd/lamp", 1, "on")
+	mosquittoPub(t, m, "cmd/lamp", 2, "on") // QoS 2 both ways
 	select {
 	case r := <-replies:
-		if r != "reply/lamp ack:on" {
+		if r != "reply/lamp ack:on qos2" {
 			t.Fatalf("reply %q", r)
 		}
 	case <-time.After(15 * time.Second):

@@ -217,6 +217,17 @@ func (c *conn) send(ctx context.Context, ev core.Event) error {
 	}
 }
 
+// Publish publishes through the named broker connection, for code that has
+// no scope (a plugin that raises alerts, say). It needs Run to be running.
+func (a *Adapter) Publish(ctx context.Context, broker string, p hubmqtt.Publish) error {
+	for _, c := range a.conns {
+		if c.cfg.Name == broker {
+			return c.publish(ctx, p)
+		}
+	}
+	return fmt.Errorf("mqtt: no broker %q", broker)
+}
+
 // publish hands the message to paho and waits until the broker has it (at
 // once for QoS 0). A timeout is an error even though paho may still deliver
 // the message after a reconnect: the caller learns it is not confirmed.

@@ -56,7 +56,7 @@ type hub struct {
 }
 
 // startHub runs an adapter whose application is routes plus the ready probe,
-// and waits until it is subscribed.
+// and waits until it is subscribed. opts.Runtime, if set, gets that App.
 func startHub(t *testing.T, m *mosquitto, b BrokerConfig, opts Options, routes ...hubmqtt.TopicRoute) *hub {
 	t.Helper()
 	h := &hub{t: t, ready: make(chan struct{}, 1), done: make(chan error, 1)}
@@ -75,7 +75,11 @@ func startHub(t *testing.T, m *mosquitto, b BrokerConfig, opts Options, routes .
 			}
 		}
 	})
-	h.rt = &core.Runtime{App: append(hubmqtt.TopicRouter{hubmqtt.Topic(readyTopic, probe)}, routes...)}
+	h.rt = opts.Runtime // a test may set InboxSize or Policy
+	if h.rt == nil {
+		h.rt = &core.Runtime{}
+	}
+	h.rt.App = append(hubmqtt.TopicRouter{hubmqtt.Topic(readyTopic, probe)}, routes...)
 	if b.Name == "" {
 		b.Name = "main"
 	}

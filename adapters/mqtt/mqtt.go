@@ -73,6 +73,17 @@ type Subscription struct {
 	QoS    byte
 }
 
+// SubscriptionsFor subscribes to each filter at one QoS; with a router's
+// filters it subscribes to exactly what the router routes:
+// SubscriptionsFor(router.Filters(), 1).
+func SubscriptionsFor(filters []string, qos byte) []Subscription {
+	subs := make([]Subscription, len(filters))
+	for i, f := range filters {
+		subs[i] = Subscription{Filter: f, QoS: qos}
+	}
+	return subs
+}
+
 // Defaults for zero Options fields.
 const (
 	DefaultIdleTimeout    = 5 * time.Minute
