@@ -1,0 +1,41 @@
+// Package store is the hub's SQLite database: scopes, scope state and, as
+// migrations are appended, everything else the hub must remember across
+// restarts. One file in WAL mode is shared by a single writer goroutine and a
+// small pool of query-only reader connections. Every write is a closure
+// queued to the writer, which takes everything waiting (up to 256 writes) and
+// commits it in ONE transaction, so N concurrent writers cost one fsync, not
+// N; each write runs in its own savepoint, so one failing write does not
+// fail its neighbours. The schema is an append-only list of migrations
+// (migrations.go) tracked in PRAGMA user_version.
+//
+// # Durability
+//
+// SetState, DeleteState, AppendState and Flush return only after the
+// transaction holding the write has committed. With the default
+// synchronous=FULL (SyncFull) the WAL is fsynced at that commit, so the write
+// survives a process crash, an OS crash and power loss. With
+// WithSync(SyncNormal) it survives a process crash, but an OS crash or power
+// loss may roll back the most recent commits (never corrupt the file).
+// If a write returns an error it did not commit, except ctx.Err(): a caller
+// whose context ends while waiting gets ctx.Err() at once, and its write is
+// skipped if the writer has not reached it yet, but may still commit if the
+// writer already had.
+//
+// ScopeOpened, ScopeSeen and ScopeClosed are fire-and-forget: they queue the
+// write and return without waiting. They are committed with the next batch,
+// normally within one transaction time (about a millisecond to one fsync)
+// of the call, so a crash loses at most the ones queued or in flight at that
+// moment. If the queue (4096 writes) is full they are dropped and counted in
+// Stats.Dropped rather than block the caller. Flush waits for all of them;
+// Close flushes everything queued before it closes the file.
+//
+// # Concurrency
+//
+// A DB is safe for concurrent use. Writes are applied in queue order by one
+// goroutine, so a read-modify-write such as AppendState is atomic without
+// locks. A read that starts after a write returned sees that write (WAL
+// readers see every committed transaction); a read never blocks a write or
+// vice versa. State with a TTL is invisible once expired; expired rows are
+// deleted lazily on read and by a periodic sweep that Close stops. Close
+// waits for the writer and the sweep, so no goroutine outlives it.
+package store

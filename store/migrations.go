@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migrations is the schema history, oldest first. Migration i (0-based) moves
+// the database from version i to version i+1, and the version is kept in
+// PRAGMA user_version, so the schema version is simply len(migrations).
+//
+// To change the schema, APPEND a new string here; never edit or reorder one
+// that has shipped, because databases in the field have already run it.
+// Each entry may hold several statements. All pending migrations run in one
+// IMMEDIATE transaction at Open, so a crash mid-migration leaves the old
+// version intact and a second process cannot migrate concurrently.
+//
+// Times are stored as INTEGER Unix nanoseconds (UTC): they sort, compare and
+// round-trip exactly, which is what TTL checks need.
+var migrations = []string{
+	// 1: scopes — one row per conversation the hub has seen.
+	`CREATE TABLE scopes (
+		key       TEXT PRIMARY KEY,
+		protocol  TEXT NOT NULL,
+		opened_at INTEGER NOT NULL,
+		last_seen INTEGER NOT NULL,
+		closed_at INTEGER           -- NULL while the scope is open
+	);`,
+
+	// 2: scope state — single values with an optional expiry, and append-only
+	// lists kept apart so appends never rewrite a growing blob.
+	`CREATE TABLE state (
+		ns         TEXT NOT NULL,
+		scope      TEXT NOT NULL,
+		key        TEXT NOT NULL,
+		value      BLOB NOT NULL,
+		expires_at INTEGER,         -- NULL = never expires
+		PRIMARY KEY (ns, scope, key)
+	) WITHOUT ROWID;
+	CREATE INDEX state_expires ON state (expires_at) WHERE expires_at IS NOT NULL;
+	CREATE TABLE state_list (
+		ns    TEXT NOT NULL,
+		scope TEXT NOT NULL,
+		key   TEXT NOT NULL,
+		seq   INTEGER NOT NULL,     -- 1, 2, 3… per list; trimming removes a prefix
+		value BLOB NOT NULL,
+		PRIMARY KEY (ns, scope, key, seq)
+	) WITHOUT ROWID;`,
+}
+
+// ErrSchemaTooNew is returned by Open when the database was written by a newer
+// version of the hub than this binary: running old code against a newer schema
+// could silently corrupt data, so we refuse.
+var ErrSchemaTooNew = errors.New("store: database schema is newer than this binary")
+
+// migrate brings the database on conn up to len(steps). It reads the current
+// version inside the write transaction so two processes opening the same file
+// cannot both apply a step.
+func migrate(ctx context.Context, conn *sql.Conn, steps []string) error {
+	tx, err := conn.BeginTx(ctx, nil) // the writer DSN makes this BEGIN IMMEDIATE
+	if err != nil {
+		return fmt.Errorf("store: migrate: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("store: migrate: read version: %w", err)
+	}
+	if v > len(steps) {
+		return fmt.Errorf("%w: database is at version %d, this binary knows %d", ErrSchemaTooNew, v, len(steps))
+	}
+	if v == len(steps) {
+		return nil
+	}
+	for i := v; i < len(steps); i++ {
+		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
+			return fmt.Errorf("store: migrate to version %d: %w", i+1, err)
+		}
+	}
+	// PRAGMA user_version is written in the database header inside this
+	// transaction, so the schema and its version commit together.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
+		return fmt.Errorf("store: migrate: set version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate: commit: %w", err)
+	}
+	return nil
+}

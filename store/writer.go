@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// writeOp is one unit of work run inside the writer's batch transaction. It
+// runs inside its own savepoint, so an error undoes only this op's changes
+// and the rest of the batch still commits.
+type writeOp func(ctx context.Context, tx *sql.Tx) error
+
+// writeReq is a queued write. done is nil for fire-and-forget writes.
+type writeReq struct {
+	ctx  context.Context // the caller's; checked before running so abandoned writes are skipped
+	op   writeOp
+	done chan error // buffered (1) so the writer never blocks on a caller that gave up
+}
+
+// write queues op and waits until the transaction holding it has committed.
+// If ctx ends first it returns ctx.Err(); the op is then skipped if the writer
+// has not started it yet, but may still commit if it already had.
+func (db *DB) write(ctx context.Context, op writeOp) error {
+	req := writeReq{ctx: ctx, op: op, done: make(chan error, 1)}
+	if err := db.enqueue(ctx, req); err != nil {
+		return err
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enqueue blocks while the queue is full, up to ctx.
+func (db *DB) enqueue(ctx context.Context, req writeReq) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	select {
+	case db.queue <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writeAsync queues op without waiting for it, and without blocking: when the
+// queue is full the op is dropped and counted, because callers of
+// fire-and-forget writes (adapters on their hot path) must not stall on disk.
+func (db *DB) writeAsync(op writeOp) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		db.dropped.Add(1)
+		return
+	}
+	select {
+	case db.queue <- writeReq{op: op}:
+	default:
+		db.dropped.Add(1)
+	}
+}
+
+// runWriter is the only goroutine that writes. It takes whatever is queued
+// (up to maxBatch) and commits it in one transaction: while one batch is
+// fsyncing, the next one accumulates, so throughput grows with concurrency
+// instead of paying one fsync per write. It exits when Close closes the queue
+// and the queue is drained.
+func (db *DB) runWriter() {
+	defer close(db.writerDone)
+	batch := make([]writeReq, 0, db.maxBatch)
+	errs := make([]error, db.maxBatch)
+	for req := range db.queue {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < db.maxBatch {
+			select {
+			case r, ok := <-db.queue:
+				if !ok {
+					break fill // closed: commit this batch; the range loop then ends
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.commit(batch, errs[:len(batch)])
+		clear(batch) // drop references to callers' closures and contexts
+	}
+}
+
+// commit runs batch in one transaction and reports each op's own result.
+func (db *DB) commit(batch []writeReq, errs []error) {
+	// A caller's cancellation must not interrupt a transaction shared with
+	// other callers (go-sqlite3 interrupts the connection on ctx.Done), so the
+	// transaction itself runs without one.
+	ctx := context.Background()
+	clear(errs)
+	ran := 0
+	tx, err := db.wconn.BeginTx(ctx, nil)
+	if err != nil {
+		err = fmt.Errorf("store: begin: %w", err)
+	} else {
+		for i, r := range batch {
+			if r.ctx != nil && r.ctx.Err() != nil {
+				errs[i] = r.ctx.Err() // its caller already returned; don't apply it
+				continue
+			}
+			opErr, txErr := runOp(ctx, tx, r.op)
+			if txErr != nil {
+				tx.Rollback() //nolint:errcheck // the batch is already failing with txErr
+				err = fmt.Errorf("store: batch aborted: %w", txErr)
+				break
+			}
+			if errs[i] = opErr; opErr == nil {
+				ran++
+			}
+		}
+		if err == nil {
+			if err = tx.Commit(); err != nil {
+				err = fmt.Errorf("store: commit: %w", err)
+			}
+		}
+	}
+
+	if err != nil {
+		// Nothing in this batch is durable: every op gets the batch error.
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		ran = 0
+	} else {
+		db.batches.Add(1)
+		db.writes.Add(uint64(ran))
+	}
+	for i, r := range batch {
+		if errs[i] != nil && (r.ctx == nil || r.ctx.Err() == nil) {
+			db.failed.Add(1)
+		}
+		if r.done != nil {
+			r.done <- errs[i]
+		}
+	}
+}
+
+// runOp wraps op in a savepoint so its failure (opErr) undoes only its own
+// changes and leaves the batch intact. txErr means the savepoint machinery
+// itself failed, so the transaction can no longer be trusted and the whole
+// batch must be rolled back.
+func runOp(ctx context.Context, tx *sql.Tx, op writeOp) (opErr, txErr error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		return nil, err
+	}
+	if opErr = op(ctx, tx); opErr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO op; RELEASE op"); err != nil {
+			return opErr, err
+		}
+		return opErr, nil
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// Flush returns once every write queued before it, fire-and-forget ones
+// included, has committed: there is one FIFO queue and one writer, so an
+// empty write is committed only after everything ahead of it.
+func (db *DB) Flush(ctx context.Context) error {
+	if err := db.write(ctx, func(context.Context, *sql.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("store: flush: %w", err)
+	}
+	return nil
+}
