@@ -1,0 +1,241 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/hubhq/hub/core/layer"
+)
+
+// queue buffers the messages of one process-local channel until a Receive
+// takes them.
+type queue struct {
+	items   []entry
+	ready   chan struct{} // signalled (capacity 1) when items were added
+	waiters int
+}
+
+type entry struct {
+	msg     layer.Message
+	expires time.Time
+}
+
+// sweepEvery is how many local operations pass between sweeps of expired
+// messages and abandoned queues, so dead channels cannot grow memory.
+const sweepEvery = 1024
+
+// queueFor returns a channel's queue, creating it. Callers hold mu.
+func (l *Layer) queueFor(channel string) *queue {
+	q := l.local[channel]
+	if q == nil {
+		q = &queue{ready: make(chan struct{}, 1)}
+		l.local[channel] = q
+	}
+	return q
+}
+
+// deliver puts msg, sent at sent, on a local channel unless it is full.
+func (l *Layer) deliver(channel string, msg layer.Message, sent time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.push(channel, msg, sent)
+}
+
+// push is deliver with mu held.
+func (l *Layer) push(channel string, msg layer.Message, sent time.Time) bool {
+	l.maybeSweep()
+	q := l.queueFor(channel)
+	l.dropExpired(q)
+	if len(q.items) >= l.opts.CapacityFor(channel) {
+		return false
+	}
+	q.items = append(q.items, entry{msg: msg, expires: sent.Add(l.opts.Expiry)})
+	l.sent.Add(1)
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// receiveLocal waits for the next message on a local channel.
+func (l *Layer) receiveLocal(ctx context.Context, channel string) (layer.Message, error) {
+	l.mu.Lock()
+	q := l.queueFor(channel)
+	q.waiters++
+	defer func() {
+		q.waiters--
+		if len(q.items) == 0 && q.waiters == 0 && l.local[channel] == q {
+			delete(l.local, channel)
+		}
+		l.mu.Unlock()
+	}()
+	for {
+		l.dropExpired(q)
+		if len(q.items) > 0 {
+			msg := q.items[0].msg
+			q.items[0] = entry{}
+			q.items = q.items[1:]
+			if len(q.items) > 0 {
+				select { // let another receiver of this channel go on
+				case q.ready <- struct{}{}:
+				default:
+				}
+			}
+			return msg, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l.mu.Unlock()
+		select {
+		case <-q.ready:
+			l.mu.Lock()
+		case <-ctx.Done():
+			l.mu.Lock()
+		case <-l.ctx.Done():
+			l.mu.Lock()
+			return nil, ErrClosed
+		}
+	}
+}
+
+// dropExpired removes expired messages from the head of q. Callers hold mu.
+func (l *Layer) dropExpired(q *queue) {
+	now := time.Now()
+	n := 0
+	for n < len(q.items) && !now.Before(q.items[n].expires) {
+		n++
+	}
+	if n > 0 {
+		clear(q.items[:n])
+		q.items = q.items[n:]
+		l.expired.Add(int64(n))
+	}
+}
+
+// maybeSweep drops expired messages and empty unwatched queues every
+// sweepEvery operations. Callers hold mu.
+func (l *Layer) maybeSweep() {
+	if l.ops++; l.ops < sweepEvery {
+		return
+	}
+	l.ops = 0
+	for name, q := range l.local {
+		l.dropExpired(q)
+		if len(q.items) == 0 && q.waiters == 0 {
+			delete(l.local, name)
+		}
+	}
+}
+
+// listenKeys are the sets this process drains on one host.
+func (l *Layer) listenKeys() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keys := make([]string, 0, len(l.listen))
+	for name := range l.listen {
+		keys = append(keys, l.prefix+name)
+	}
+	return keys
+}
+
+// drain is the one blocking loop per host that moves this process' messages
+// from Redis into the local queues. Every host is drained, not only the one
+// the consistent hash names, because channels_redis' send hashes the full
+// channel name while its receive hashes the non-local part: draining all
+// hosts accepts both. Errors back off and retry until Close.
+func (l *Layer) drain(host int) {
+	defer l.wg.Done()
+	var b backoff
+	failing := false
+	for l.ctx.Err() == nil {
+		_, member, sc, err := bzpopmin(l.ctx, l.hosts[host], l.listenKeys(), drainTimeout)
+		switch {
+		case errors.Is(err, goredis.Nil):
+		case err != nil:
+			if l.ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				l.log.Warn("drain loop lost its host; retrying with backoff", "host", host, "err", err)
+				failing = true
+			}
+			b.wait(l.ctx)
+			continue
+		default:
+			l.dispatch(member, sc)
+		}
+		if failing {
+			l.log.Info("drain loop reconnected", "host", host)
+			failing = false
+		}
+		b.reset()
+	}
+}
+
+// dispatch decodes one popped member and hands it to its channels.
+func (l *Layer) dispatch(member string, sc float64) {
+	sent := fromScore(sc)
+	msg, to, err := l.codec.decode([]byte(member))
+	if err != nil {
+		l.log.Warn("undecodable message dropped", "err", err)
+		return
+	}
+	if len(to) == 0 {
+		l.log.Warn("process-local message without __asgi_channel__ dropped", "type", msg.Type())
+		return
+	}
+	if time.Since(sent) > l.opts.Expiry {
+		l.expired.Add(int64(len(to)))
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, ch := range to {
+		m := msg
+		if i > 0 { // each receiver owns its map
+			m = cloneMessage(msg)
+		}
+		if !l.push(ch, m, sent) {
+			l.groupDrop.Add(1)
+		}
+	}
+}
+
+func cloneMessage(m layer.Message) layer.Message {
+	c := make(layer.Message, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// bzpopmin runs BZPOPMIN with a fractional timeout (go-redis' helper rounds
+// to whole seconds) and returns the key, member and score popped, or
+// goredis.Nil when the timeout passed.
+func bzpopmin(ctx context.Context, c *goredis.Client, keys []string, timeout time.Duration) (string, string, float64, error) {
+	args := make([]any, 0, len(keys)+2)
+	args = append(args, "BZPOPMIN")
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, strconv.FormatFloat(timeout.Seconds(), 'f', 3, 64))
+	res, err := c.Do(ctx, args...).StringSlice()
+	if err != nil {
+		return "", "", 0, err
+	}
+	if len(res) != 3 {
+		return "", "", 0, fmt.Errorf("BZPOPMIN: unexpected reply %q", res)
+	}
+	sc, err := strconv.ParseFloat(res[2], 64)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("BZPOPMIN: score %q: %w", res[2], err)
+	}
+	return res[0], res[1], sc, nil
+}
