@@ -35,6 +35,11 @@ func New(t testing.TB) *Server {
 // https://api.telegram.org.
 func (s *Server) URL() string { return s.srv.URL }
 
+// Close shuts the server down, like an outage: calls then fail to connect.
+// It waits for requests in progress, a long poll included. New registers it
+// with the test's cleanup, so calling it is only needed mid-test.
+func (s *Server) Close() { s.srv.Close() }
+
 // AddBot registers a bot. Its id is the number before the token's colon, as
 // in a real token ("123456:ABC…").
 func (s *Server) AddBot(token, username string) *Bot {

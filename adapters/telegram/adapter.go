@@ -1,0 +1,196 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/hubhq/hub/core"
+)
+
+// Modes a bot receives its updates in.
+const (
+	Polling = "polling" // getUpdates long polling, the default
+	Webhook = "webhook" // Telegram posts to Adapter.Webhook(name)
+)
+
+// Defaults for Options.
+const (
+	DefaultIdleTimeout = 10 * time.Minute
+	DefaultPollTimeout = time.Minute
+)
+
+// stopGrace is how long a closing scope's application has to return after
+// its chat.Disconnect before it is cancelled.
+const stopGrace = 5 * time.Second
+
+// BotConfig is one bot.
+type BotConfig struct {
+	// Name names the bot in scope keys and config ("support").
+	Name  string
+	Token Token
+	// APIURL is the Bot API server; "" is https://api.telegram.org.
+	APIURL string
+	// Mode is Polling ("" too) or Webhook.
+	Mode string
+	// WebhookSecret, if set, must match each webhook request's
+	// X-Telegram-Bot-Api-Secret-Token header (the secret_token given to
+	// setWebhook).
+	WebhookSecret Token
+}
+
+// Options configure an Adapter.
+type Options struct {
+	Bots []BotConfig
+	// Runtime runs an instance of its application per chat.
+	Runtime *core.Runtime
+	// IdleTimeout closes a chat's scope after this long without an update;
+	// 0 is DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// PollTimeout is the long-polling wait of getUpdates; 0 is
+	// DefaultPollTimeout.
+	PollTimeout time.Duration
+	Limits      Limits
+	Logger      *slog.Logger // nil: slog.Default()
+}
+
+// Adapter connects bots to the hub.
+type Adapter struct {
+	opts Options
+	log  *slog.Logger
+	bots map[string]*botRunner
+
+	mu      sync.Mutex
+	running context.Context // the scopes' context while Run runs, else nil
+	scopes  map[string]*liveScope
+	wg      sync.WaitGroup // one per live scope
+}
+
+// botRunner is one bot: its client, its limits and its name on Telegram.
+type botRunner struct {
+	cfg      BotConfig
+	api      *bot.Bot
+	limit    *limiter
+	username string // set by Run from getMe
+}
+
+// New checks the options and makes an Adapter; Run starts it.
+func New(opts Options) (*Adapter, error) {
+	if opts.Runtime == nil {
+		return nil, errors.New("telegram: no runtime")
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.PollTimeout <= 0 {
+		opts.PollTimeout = DefaultPollTimeout
+	}
+	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), scopes: make(map[string]*liveScope)}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	a.log = a.log.With("adapter", Platform)
+	for _, cfg := range opts.Bots {
+		b, err := a.newBot(cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.bots[cfg.Name] = b
+	}
+	return a, nil
+}
+
+func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
+	switch {
+	case cfg.Name == "":
+		return nil, errors.New("telegram: a bot has no name")
+	case a.bots[cfg.Name] != nil:
+		return nil, fmt.Errorf("telegram: two bots are named %q", cfg.Name)
+	case cfg.Token == "":
+		return nil, fmt.Errorf("telegram: bot %q has no token", cfg.Name)
+	case cfg.Mode == "":
+		cfg.Mode = Polling
+	case cfg.Mode != Polling && cfg.Mode != Webhook:
+		return nil, fmt.Errorf("telegram: bot %q: unknown mode %q (want polling or webhook)", cfg.Name, cfg.Mode)
+	}
+	b := &botRunner{cfg: cfg, limit: newLimiter(a.opts.Limits)}
+	log := a.log.With("bot", cfg.Name)
+	opts := []bot.Option{
+		bot.WithSkipGetMe(), // Run calls it, with a context and a clean error
+		bot.WithNotAsyncHandlers(),
+		bot.WithDefaultHandler(func(ctx context.Context, _ *bot.Bot, u *models.Update) { a.handle(ctx, b, u) }),
+		bot.WithErrorsHandler(func(err error) { log.Warn("telegram client error", "err", redact(err, cfg.Token)) }),
+		bot.WithHTTPClient(a.opts.PollTimeout, &http.Client{Timeout: a.opts.PollTimeout + 10*time.Second}),
+		bot.WithAllowedUpdates(bot.AllowedUpdates{
+			models.AllowedUpdateMessage, models.AllowedUpdateEditedMessage,
+			models.AllowedUpdateChannelPost, models.AllowedUpdateEditedChannelPost,
+			models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember,
+			models.AllowedUpdateChatMember, models.AllowedUpdateMessageReaction,
+		}),
+	}
+	if cfg.APIURL != "" {
+		opts = append(opts, bot.WithServerURL(cfg.APIURL))
+	}
+	api, err := bot.New(string(cfg.Token), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("telegram: bot %q: %w", cfg.Name, redact(err, cfg.Token))
+	}
+	b.api = api
+	return b, nil
+}
+
+// Run checks every bot's token (getMe), then receives updates until ctx
+// ends; then it closes every open scope (each gets a chat.Disconnect with
+// reason "shutdown") and returns.
+func (a *Adapter) Run(ctx context.Context) error {
+	for _, b := range a.bots {
+		me, err := b.api.GetMe(ctx)
+		if err != nil {
+			return fmt.Errorf("telegram: bot %q: getMe: %w", b.cfg.Name, redact(err, b.cfg.Token))
+		}
+		b.username = me.Username
+	}
+	scopeCtx, cancelScopes := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelScopes()
+	a.mu.Lock()
+	if a.running != nil {
+		a.mu.Unlock()
+		return errors.New("telegram: adapter already running")
+	}
+	a.running = scopeCtx
+	a.mu.Unlock()
+
+	var polls sync.WaitGroup
+	for _, b := range a.bots {
+		a.log.Info("bot started", "bot", b.cfg.Name, "username", b.username, "mode", b.cfg.Mode)
+		if b.cfg.Mode == Polling {
+			polls.Go(func() { b.api.Start(ctx) })
+		}
+	}
+	<-ctx.Done()
+	polls.Wait()
+	a.shutdown()
+	return nil
+}
+
+// shutdown stops accepting updates and closes every open scope.
+func (a *Adapter) shutdown() {
+	a.mu.Lock()
+	a.running = nil
+	open := make([]*liveScope, 0, len(a.scopes))
+	for _, s := range a.scopes {
+		open = append(open, s)
+	}
+	a.mu.Unlock()
+	for _, s := range open {
+		go a.close(s, "shutdown")
+	}
+	a.wg.Wait()
+}

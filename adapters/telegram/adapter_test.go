@@ -1,0 +1,410 @@
+package telegram_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-telegram/bot/models"
+
+	"github.com/hubhq/hub/adapters/telegram"
+	"github.com/hubhq/hub/adapters/telegram/telegramtest"
+	"github.com/hubhq/hub/consumers"
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/chat"
+	"github.com/hubhq/hub/plugins/echo"
+	"github.com/hubhq/hub/store"
+)
+
+const (
+	tokenA = "111111:AAH-secret-token-of-bot-a"
+	tokenB = "222222:BBH-secret-token-of-bot-b"
+)
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// hub is an adapter under test, with everything it logged.
+type hub struct {
+	adapter *telegram.Adapter
+	runtime *core.Runtime
+	logs    *syncBuffer
+	done    chan error
+	stop    context.CancelFunc
+}
+
+// fastLimits keep tests quick where rates are not what is tested.
+var fastLimits = telegram.Limits{Chat: 100, Group: 100, Burst: 10}
+
+// startHub runs an adapter for bots against the fake until the test ends,
+// then checks that no token reached the logs (the hub's, the client's, and
+// the standard logger's).
+func startHub(t *testing.T, app core.Application, db core.StateStore, opts telegram.Options) *hub {
+	t.Helper()
+	h := &hub{logs: &syncBuffer{}, done: make(chan error, 1)}
+	h.runtime = &core.Runtime{App: app, Store: db, Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	log.SetOutput(h.logs)
+	t.Cleanup(func() { log.SetOutput(nil) })
+	opts.Runtime = h.runtime
+	opts.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.PollTimeout == 0 {
+		opts.PollTimeout = 2 * time.Second
+	}
+	if opts.Limits == (telegram.Limits{}) {
+		opts.Limits = fastLimits
+	}
+	a, err := telegram.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.adapter = a
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	go func() { h.done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		h.shutdown(t)
+		assertNoTokens(t, h.logs.String(), opts.Bots)
+	})
+	return h
+}
+
+func (h *hub) shutdown(t *testing.T) {
+	h.stop()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		h.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
+
+func assertNoTokens(t *testing.T, logs string, bots []telegram.BotConfig) {
+	t.Helper()
+	for _, b := range bots {
+		if strings.Contains(logs, string(b.Token)) || strings.Contains(logs, string(b.Token)[7:]) {
+			t.Errorf("bot %s's token appears in the logs:\n%s", b.Name, logs)
+		}
+	}
+}
+
+func bot(name string, token string, fake *telegramtest.Server) telegram.BotConfig {
+	return telegram.BotConfig{Name: name, Token: telegram.Token(token), APIURL: fake.URL()}
+}
+
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// eventually polls cond until it holds, failing the test after a deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func texts(msgs []telegramtest.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Text
+	}
+	return out
+}
+
+func assertTexts(t *testing.T, got []telegramtest.Message, want ...string) {
+	t.Helper()
+	if g := texts(got); strings.Join(g, "|") != strings.Join(want, "|") {
+		t.Fatalf("sent %q, want %q", g, want)
+	}
+}
+
+func TestEchoAnswersStartAndMessages(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	startHub(t, core.Named("echo", echo.New()), openStore(t), telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}})
+
+	start := tg.PushMessage(42, "ada", "/start@echo_bot")
+	hello := tg.PushMessage(42, "ada", "hello")
+	got := tg.WaitSent(t, 42, 3)
+	assertTexts(t, got, "[Welcome Anonymous!]", "I repeat what you say. /name NAME tells me who you are.", "You said: hello")
+	if got[0].ReplyTo != 0 || got[1].ReplyTo != start.ID || got[2].ReplyTo != hello.ID {
+		t.Fatalf("replies point to %d, %d, %d; want 0, %d, %d", got[0].ReplyTo, got[1].ReplyTo, got[2].ReplyTo, start.ID, hello.ID)
+	}
+}
+
+func TestSeveralBotsKeepSeparateConversations(t *testing.T) {
+	fake := telegramtest.New(t)
+	a, b := fake.AddBot(tokenA, "a_bot"), fake.AddBot(tokenB, "b_bot")
+	startHub(t, core.Named("echo", echo.New()), openStore(t), telegram.Options{Bots: []telegram.BotConfig{bot("a", tokenA, fake), bot("b", tokenB, fake)}})
+
+	a.PushMessage(42, "ada", "/name Ada")
+	a.WaitSent(t, 42, 2)
+	a.PushMessage(42, "ada", "hi")
+	b.PushMessage(42, "ada", "hi")
+	assertTexts(t, a.WaitSent(t, 42, 3), "[Welcome Anonymous!]", "[set your username to Ada]", "Ada: You said: hi")
+	// The same chat with another bot is another scope, with its own state.
+	assertTexts(t, b.WaitSent(t, 42, 2), "[Welcome Anonymous!]", "You said: hi")
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	startHub(t, echo.New(), nil, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}})
+
+	tg.FailNext("sendMessage", http.StatusTooManyRequests, 1)
+	tg.PushMessage(42, "ada", "hello")
+	assertTexts(t, tg.WaitSent(t, 42, 2), "[Welcome Anonymous!]", "You said: hello")
+
+	reqs := tg.Requests("sendMessage")
+	if len(reqs) != 3 {
+		t.Fatalf("%d sendMessage requests, want 3 (refused, retried, reply)", len(reqs))
+	}
+	if wait := reqs[1].Time.Sub(reqs[0].Time); wait < time.Second {
+		t.Fatalf("retried %v after a 429 with retry_after 1s", wait)
+	}
+	if n := tg.FloodViolations(); n != 0 {
+		t.Fatalf("%d requests reached the fake during retry_after", n)
+	}
+}
+
+func TestPerChatRateIsRespected(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "burst_bot")
+	burst := consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+		for i := range 4 {
+			if err := c.Send(fmt.Sprint("burst ", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	const perChat = 10 // messages a second
+	startHub(t, consumers.NewChat(func() consumers.ChatHandler { return burst }), nil, telegram.Options{
+		Bots:   []telegram.BotConfig{bot("burst", tokenA, fake)},
+		Limits: telegram.Limits{Chat: perChat, Burst: 1},
+	})
+	tg.PushMessage(42, "ada", "go")
+	tg.WaitSent(t, 42, 4)
+	reqs := tg.Requests("sendMessage")
+	for i := 1; i < len(reqs); i++ {
+		// Allow for the limiter's and the clock's granularity.
+		if gap := reqs[i].Time.Sub(reqs[i-1].Time); gap < time.Second/perChat-10*time.Millisecond {
+			t.Fatalf("messages %d and %d were %v apart, want at least %v", i-1, i, gap, time.Second/perChat)
+		}
+	}
+}
+
+// farewell is echo that also says goodbye when its scope closes.
+type farewell struct{ *echo.Echo }
+
+func (f farewell) Disconnect(c *consumers.ChatConn, d chat.Disconnect) error {
+	return c.Send("bye (" + d.Reason + ")")
+}
+
+func TestIdleTimeoutEndsScopeAndStateSurvives(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	app := core.Named("echo", consumers.NewChat(func() consumers.ChatHandler { return farewell{&echo.Echo{}} }))
+	h := startHub(t, app, openStore(t), telegram.Options{
+		Bots:        []telegram.BotConfig{bot("echo", tokenA, fake)},
+		IdleTimeout: 300 * time.Millisecond,
+	})
+
+	tg.PushMessage(42, "ada", "/name Ada")
+	assertTexts(t, tg.WaitSent(t, 42, 3), "[Welcome Anonymous!]", "[set your username to Ada]", "bye (idle)")
+	eventually(t, "the idle scope ends", func() bool { return h.runtime.Metrics.Live() == 0 })
+	tg.PushMessage(42, "ada", "back")
+	got := tg.WaitSent(t, 42, 5)
+	assertTexts(t, got[3:], "[Welcome Ada!]", "Ada: You said: back")
+	if n := h.runtime.Metrics.Opened.Load(); n != 2 {
+		t.Fatalf("%d scopes opened, want 2", n)
+	}
+}
+
+func TestShutdownDisconnectsOpenScopes(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	h := startHub(t, consumers.NewChat(func() consumers.ChatHandler { return farewell{&echo.Echo{}} }), nil, telegram.Options{
+		Bots: []telegram.BotConfig{bot("echo", tokenA, fake)},
+	})
+	tg.PushMessage(42, "ada", "hi")
+	tg.WaitSent(t, 42, 2)
+	h.shutdown(t)
+	assertTexts(t, tg.Sent(42), "[Welcome Anonymous!]", "You said: hi", "bye (shutdown)")
+}
+
+func TestForumTopicsAreSeparateScopes(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	keys := make(chan string, 4)
+	app := consumers.NewChat(func() consumers.ChatHandler {
+		return consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+			keys <- c.Scope.Key
+			return c.Reply(m, "topic "+m.Chat.Thread)
+		})
+	})
+	startHub(t, app, nil, telegram.Options{Bots: []telegram.BotConfig{bot("forum", tokenA, fake)}})
+	for _, thread := range []int{7, 9} {
+		m := telegramtest.NewMessage(-100, "ada", "hi")
+		m.MessageThreadID, m.IsTopicMessage = thread, true
+		tg.PushUpdate(&models.Update{Message: m})
+	}
+	// Topics are scopes of their own, served in parallel: compare as sets.
+	got := map[string]bool{}
+	for _, m := range tg.WaitSent(t, -100, 2) {
+		got[fmt.Sprint(m.ThreadID, " ", m.Text)] = true
+	}
+	if !got["7 topic 7"] || !got["9 topic 9"] {
+		t.Fatalf("sent %v, want each topic answered in itself", got)
+	}
+	k1, k2 := <-keys, <-keys
+	if k1 > k2 {
+		k1, k2 = k2, k1
+	}
+	if k1 != "telegram:forum:-100:7" || k2 != "telegram:forum:-100:9" {
+		t.Fatalf("scope keys %q, %q", k1, k2)
+	}
+}
+
+func TestWebhook(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "hook_bot")
+	cfg := bot("hook", tokenA, fake)
+	cfg.Mode, cfg.WebhookSecret = telegram.Webhook, "s3cret"
+	h := startHub(t, echo.New(), nil, telegram.Options{Bots: []telegram.BotConfig{cfg}})
+	handler, err := h.adapter.Webhook("hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.WaitRequests(t, "getMe", 1) // Run has checked the token and is up
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+
+	// The update must be known to the fake so the bot may answer in its chat.
+	m := telegramtest.NewMessage(42, "ada", "hooked")
+	tg.PushUpdate(&models.Update{Message: m})
+	body := fmt.Sprintf(`{"update_id":1,"message":{"message_id":%d,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":1,"is_bot":false,"first_name":"ada"},"text":"hooked"}}`, m.ID)
+	for _, tt := range []struct {
+		secret string
+		want   int
+	}{{"", 401}, {"wrong", 401}, {"s3cret", 200}} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		if tt.secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", tt.secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Fatalf("secret %q: status %d, want %d", tt.secret, resp.StatusCode, tt.want)
+		}
+	}
+	assertTexts(t, tg.WaitSent(t, 42, 2), "[Welcome Anonymous!]", "You said: hooked")
+	if n := len(tg.Requests("getUpdates")); n != 0 {
+		t.Fatalf("a webhook bot polled %d times", n)
+	}
+}
+
+func TestBadTokenFailsRunWithoutLeakingIt(t *testing.T) {
+	fake := telegramtest.New(t)
+	var logs syncBuffer
+	a, err := telegram.New(telegram.Options{
+		Bots:    []telegram.BotConfig{bot("ghost", tokenA, fake)}, // never added to the fake
+		Runtime: &core.Runtime{App: echo.New()},
+		Logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "ghost") {
+		t.Fatalf("Run = %v, want an unauthorized error naming the bot", err)
+	}
+	if strings.Contains(err.Error(), tokenA) {
+		t.Fatalf("error leaks the token: %v", err)
+	}
+}
+
+func TestOutageLogsNoToken(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	h := startHub(t, echo.New(), nil, telegram.Options{
+		Bots:   []telegram.BotConfig{bot("echo", tokenA, fake)},
+		Limits: telegram.Limits{Chat: 100, Burst: 10, Retries: 1},
+	})
+	tg.PushMessage(42, "ada", "hi")
+	tg.WaitSent(t, 42, 2)
+	fake.Close()
+	eventually(t, "the failed poll is logged", func() bool { return strings.Contains(h.logs.String(), "getUpdates") })
+	// startHub's cleanup checks the logs for the token.
+}
+
+func TestTokenNeverPrints(t *testing.T) {
+	cfg := telegram.BotConfig{Name: "x", Token: tokenA}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "bot", cfg, "token", cfg.Token)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "bot", cfg, "token", cfg.Token)
+	fmt.Fprintf(&buf, "%v %+v %#v %s %q %x %d", cfg, cfg, cfg, cfg.Token, cfg.Token, cfg.Token, cfg.Token)
+	if strings.Contains(buf.String(), tokenA) || strings.Contains(buf.String(), fmt.Sprintf("%x", tokenA)) {
+		t.Fatalf("token printed: %s", buf.String())
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	rt := &core.Runtime{App: echo.New()}
+	for _, tt := range []struct {
+		opts telegram.Options
+		want string
+	}{
+		{telegram.Options{}, "no runtime"},
+		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Token: "1:x"}}}, "no name"},
+		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a"}}}, "no token"},
+		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a", Token: "1:x"}, {Name: "a", Token: "2:y"}}}, "two bots"},
+		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a", Token: "1:x", Mode: "carrier-pigeon"}}}, "unknown mode"},
+	} {
+		if _, err := telegram.New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) = %v, want %q", tt.opts, err, tt.want)
+		}
+	}
+}
