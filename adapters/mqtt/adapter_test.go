@@ -159,3 +159,35 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatalf("clean session without client id: %v", err)
 	}
 }
+
+// TestRunStopsWhileBrokerUnreachable: an unreachable broker is retried, not
+// fatal, and does not keep Run from returning.
+func TestRunStopsWhileBrokerUnreachable(t *testing.T) {
+	port := freePort(t) // nothing listens there
+	a, err := New(Options{Runtime: &core.Runtime{App: hubmqtt.TopicRouter{}}, PublishTimeout: 500 * time.Millisecond,
+		Brokers: []BrokerConfig{{Name: "gone", URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), ClientID: "hub-gone"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	err = a.Publish(ctx, "gone", hubmqtt.Publish{Topic: "x", Payload: []byte("y"), QoS: 1})
+	if err == nil {
+		t.Fatal("publish to an unreachable broker succeeded")
+	} else {
+		t.Log(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if err := a.Run(context.Background()); err == nil {
+		t.Fatal("a second Run was accepted")
+	}
+}

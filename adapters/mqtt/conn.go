@@ -185,13 +185,21 @@ func (c *conn) enqueue(m paho.Message) bool {
 	default:
 	}
 	t.waiters++ // keeps serve from retiring the topic while we wait
+	t.held++
+	warn := time.Since(t.warned) > warnEvery // under steady pressure every message waits
+	if warn {
+		t.warned = time.Now()
+	}
+	held := t.held
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		t.waiters--
 		c.mu.Unlock()
 	}()
-	c.log.Warn("topic queue full; holding the connection until it drains", "topic", t.name, "queue", cap(t.queue))
+	if warn {
+		c.log.Warn("topic queue full; holding the connection until it drains", "topic", t.name, "queue", cap(t.queue), "times_held", held)
+	}
 	select {
 	case t.queue <- m:
 		select {

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,5 +79,48 @@ func TestBurstKeepsOrderPerTopicPastASlowConsumer(t *testing.T) {
 	case <-release:
 		t.Fatal("slow consumer released early")
 	default:
+	}
+}
+
+// TestFullQueueHoldsThenResumes: a consumer stuck long enough to fill its
+// topic's queue holds the connection (the only lossless choice); once it
+// moves on, everything arrives, in order.
+func TestFullQueueHoldsThenResumes(t *testing.T) {
+	m := startMosquitto(t)
+	events := make(chan got, 64)
+	release := make(chan struct{})
+	app := core.AppFunc(func(ctx context.Context, s *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return recorder(events).Serve(ctx, s, inbox, send)
+	})
+	h := startHub(t, m, BrokerConfig{ClientID: "hub-full", Subscriptions: []Subscription{{Filter: "full/#", QoS: 1}}},
+		Options{QueueSize: 2, Runtime: &core.Runtime{InboxSize: 1}}, hubmqtt.Topic("full/#", app))
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+
+	mosquittoPub(t, m, "full/x", 1, seq(1, 30)...)
+	c := h.a.conns[0]
+	deadline := time.Now().Add(15 * time.Second)
+	for { // poll, with a deadline, until the handler waits for room
+		c.mu.Lock()
+		held := c.topics["full/x"] != nil && c.topics["full/x"].waiters > 0
+		c.mu.Unlock()
+		if held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the handler never waited on the full queue")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	once.Do(func() { close(release) })
+	for i := 1; i <= 30; i++ {
+		if _, msg := nextMessage(t, events); text(t, msg) != fmt.Sprint(i) {
+			t.Fatalf("message %d: %q", i, msg.Payload)
+		}
 	}
 }

@@ -14,10 +14,16 @@ import (
 // topic is one live topic: its queue, fed by onMessage, and the goroutine
 // (serve) that moves the queue into the topic's scope instance.
 type topic struct {
-	name    string
-	queue   chan paho.Message
-	waiters int // onMessage calls waiting for room; guarded by conn.mu
+	name  string
+	queue chan paho.Message
+	// Guarded by conn.mu:
+	waiters int       // onMessage calls waiting for room
+	held    int       // how often onMessage had to wait, for the log
+	warned  time.Time // when that was last logged
 }
+
+// warnEvery limits the queue-full warning to one per topic per interval.
+const warnEvery = 10 * time.Second
 
 // serve owns the topic's instance: it opens it on demand, delivers the
 // queue in order, closes it when idle, and retires the topic when the
