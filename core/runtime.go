@@ -108,7 +108,7 @@ func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Inst
 	ictx, cancel := context.WithCancelCause(ctx)
 	scope.Layer = r.Layer
 	scope.groups = new(groupSet)
-	if r.Layer != nil {
+	if r.Layer != nil && scope.Channel == "" { // workers come with a fixed channel
 		name, err := r.Layer.NewChannel(ictx, "specific")
 		if err != nil {
 			cancel(err)
@@ -272,6 +272,22 @@ func (in *Instance) deliverDropOldest(ev Event) error {
 		case <-in.inbox:
 			in.rt.Metrics.Dropped.Add(1)
 		default:
+		}
+	}
+}
+
+// Leftover drains and returns the events still queued when the instance
+// ended, so a supervisor can hand them to the next instance instead of
+// losing them. Call it only after Done is closed.
+func (in *Instance) Leftover() []Event {
+	<-in.done
+	var out []Event
+	for {
+		select {
+		case ev := <-in.inbox:
+			out = append(out, ev)
+		default:
+			return out
 		}
 	}
 }
