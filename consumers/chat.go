@@ -132,6 +132,14 @@ func (c *ChatConn) Do(action core.Event) error { return c.send(c.ctx, action) }
 // Send posts a message in the conversation.
 func (c *ChatConn) Send(text string) error { return c.Do(chat.Send{Text: text}) }
 
+// SendMessage posts a message and returns its id, for a later Edit or
+// Delete.
+func (c *ChatConn) SendMessage(s chat.Send) (id string, err error) {
+	s.Sent = &id
+	err = c.Do(s)
+	return id, err
+}
+
 // Reply posts a message answering m.
 func (c *ChatConn) Reply(m *chat.Message, text string) error {
 	return c.Do(chat.Send{Text: text, ReplyTo: m.ID})

@@ -41,7 +41,13 @@ func (b *botRunner) request(t target, ev core.Event) (call, func(context.Context
 			p.ReplyParameters = &models.ReplyParameters{MessageID: id, AllowSendingWithoutReply: true}
 		}
 		c.message = true
-		return c, func(ctx context.Context) error { _, err := api.SendMessage(ctx, p); return err }, nil
+		return c, func(ctx context.Context) error {
+			m, err := api.SendMessage(ctx, p)
+			if err == nil && ev.Sent != nil {
+				*ev.Sent = strconv.Itoa(m.ID)
+			}
+			return err
+		}, nil
 	case chat.Edit:
 		id, err := messageID(ev.MessageID)
 		p := &bot.EditMessageTextParams{ChatID: t.chat, MessageID: id, Text: ev.Text}

@@ -408,3 +408,74 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// actor exercises every action: commands edit and delete its own
+// messages, react and type; edits and button presses are answered.
+type actor struct{}
+
+func (actor) Receive(c *consumers.ChatConn, m *chat.Message) error {
+	switch m.Command {
+	case "edit":
+		id, err := c.SendMessage(chat.Send{Text: "draft"})
+		if err != nil {
+			return err
+		}
+		return c.Edit(id, "final")
+	case "delete":
+		id, err := c.SendMessage(chat.Send{Text: "oops"})
+		if err != nil {
+			return err
+		}
+		return c.Delete(id)
+	}
+	if err := c.Typing(); err != nil {
+		return err
+	}
+	return c.React(m.ID, "👍")
+}
+
+func (actor) Edited(c *consumers.ChatConn, e *chat.Edited) error {
+	return c.Send("now it says " + e.Text)
+}
+
+func (actor) Event(c *consumers.ChatConn, ev core.Event) error {
+	if q, ok := ev.(telegram.CallbackQuery); ok {
+		if err := c.Do(telegram.AnswerCallback{CallbackID: q.ID, Text: "noted"}); err != nil {
+			return err
+		}
+		return c.Send("pressed " + q.Data + " on " + q.MessageID)
+	}
+	return nil
+}
+
+func TestActions(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "act_bot")
+	startHub(t, consumers.NewChat(func() consumers.ChatHandler { return actor{} }), nil, telegram.Options{Bots: []telegram.BotConfig{bot("act", tokenA, fake)}})
+
+	hello := tg.PushMessage(42, "ada", "hello")
+	tg.PushMessage(42, "ada", "/edit")
+	tg.PushMessage(42, "ada", "/delete")
+	edited := *hello
+	edited.Text = "hello!"
+	tg.PushUpdate(&models.Update{EditedMessage: &edited})
+	tg.PushUpdate(&models.Update{CallbackQuery: &models.CallbackQuery{
+		ID: "cb1", From: telegramtest.User("ada"), Data: "yes",
+		Message: models.MaybeInaccessibleMessage{Message: &models.Message{ID: hello.ID, Date: 1, Chat: hello.Chat}},
+	}})
+
+	got := tg.WaitSent(t, 42, 4)
+	assertTexts(t, got, "final", "oops", "now it says hello!", fmt.Sprintf("pressed yes on %d", hello.ID))
+	if !got[0].Edited || !got[1].Deleted {
+		t.Fatalf("edit and delete not applied: %+v", got)
+	}
+	if m, _ := tg.Message(42, hello.ID); m.Reaction != "👍" {
+		t.Fatalf("reaction %q", m.Reaction)
+	}
+	if r := tg.Requests("sendChatAction"); len(r) != 1 || r[0].Params["action"] != "typing" {
+		t.Fatalf("chat actions %+v", r)
+	}
+	if r := tg.Requests("answerCallbackQuery"); len(r) != 1 || r[0].Params["text"] != "noted" {
+		t.Fatalf("callback answers %+v", r)
+	}
+}

@@ -80,6 +80,9 @@ type Send struct {
 	Text string
 	// ReplyTo is the id of the message answered, or "".
 	ReplyTo string
+	// Sent, if not nil, receives the new message's id once the platform
+	// has accepted it, so the consumer can edit or delete it later.
+	Sent *string
 }
 
 // Edit changes the text of a message the bot sent ("chat.edit").
