@@ -31,7 +31,10 @@ type options struct {
 	subprotocols []string
 	layer        layer.Layer
 	store        core.StateStore
+	storeSet     bool // Store was given, perhaps nil
 	timeout      time.Duration
+	inboxSize    int
+	policy       core.InboxPolicy
 	edit         []func(*core.Scope)
 }
 
@@ -47,11 +50,21 @@ func Subprotocols(p ...string) Option { return func(o *options) { o.subprotocols
 func Layer(l layer.Layer) Option { return func(o *options) { o.layer = l } }
 
 // Store uses s as the state store instead of a fresh SQLite file; the
-// caller owns s (and Hub.Restart cannot reopen it).
-func Store(s core.StateStore) Option { return func(o *options) { o.store = s } }
+// caller owns s (and Hub.Restart cannot reopen it). Store(nil) runs without
+// a store, as a hub configured without one: State methods fail with
+// core.ErrNoStore.
+func Store(s core.StateStore) Option {
+	return func(o *options) { o.store, o.storeSet = s, true }
+}
 
 // Timeout sets how long a communicator waits for expected events.
 func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// Inbox sets the runtime's inbox capacity and full-inbox policy, to test
+// how an application behaves under backpressure (default: core's).
+func Inbox(size int, policy core.InboxPolicy) Option {
+	return func(o *options) { o.inboxSize, o.policy = size, policy }
+}
 
 // ScopeFunc edits the scope before the application starts: set a User as
 // auth middleware would, add route Params, Extra values, a client address.
@@ -103,7 +116,7 @@ func NewHub(t testing.TB, opts ...Option) *Hub {
 		Metrics: new(core.Metrics),
 		t:       t,
 		opts:    apply(options{}, opts),
-		logger:  slog.New(slog.NewTextHandler(testWriter{t, done}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		logger:  slog.New(slog.NewTextHandler(testWriter{t, done}, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime})),
 		live:    make(map[*WebSocketCommunicator]struct{}),
 	}
 	h.Layer = h.opts.layer
@@ -111,7 +124,7 @@ func NewHub(t testing.TB, opts ...Option) *Hub {
 		h.Layer = layer.NewMemory(layer.Options{})
 	}
 	h.Store = h.opts.store
-	if h.Store == nil {
+	if !h.opts.storeSet {
 		h.dbPath = filepath.Join(t.TempDir(), "hub.db")
 		h.openStore()
 	}
@@ -170,10 +183,11 @@ func (h *Hub) runtime(app core.Application, o options) *core.Runtime {
 	if o.layer != nil {
 		l = o.layer
 	}
-	if o.store != nil {
+	if o.storeSet {
 		s = o.store
 	}
-	return &core.Runtime{App: app, Layer: l, Store: s, Logger: h.logger, Metrics: h.Metrics}
+	return &core.Runtime{App: app, Layer: l, Store: s, InboxSize: o.inboxSize, Policy: o.policy,
+		Logger: h.logger, Metrics: h.Metrics}
 }
 
 func (h *Hub) track(c *WebSocketCommunicator, live bool) {
@@ -203,4 +217,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 func (h *Hub) nextKey(protocol string) (key, client string) {
 	n := h.seq.Add(1)
 	return fmt.Sprintf("%s:hubtest-%d", protocol, n), fmt.Sprintf("127.0.0.1:%d", 40000+n)
+}
+
+// dropTime leaves the time out of log lines: the test log has its own order.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
 }

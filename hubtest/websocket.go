@@ -292,6 +292,8 @@ func (c *WebSocketCommunicator) deliver(ev core.Event) error {
 	defer cancel()
 	err := c.inst.Deliver(ctx, ev)
 	switch {
+	case errors.Is(err, core.ErrInboxFull):
+		return nil // the frame was sent; the hub closes the socket (1013)
 	case errors.Is(err, core.ErrScopeClosed):
 		return fmt.Errorf("the application has already returned (%v)", c.inst.Err())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -55,7 +55,7 @@ func Register(name string, app core.Application) {
 	}
 	RegisterFactory(name, func(opts Options) (core.Application, error) {
 		if len(opts) > 0 {
-			return nil, fmt.Errorf("plugin %q takes no options (got %s)", name, strings.Join(slices.Sorted(maps.Keys(opts)), ", "))
+			return nil, fmt.Errorf("takes no options (got %s)", strings.Join(slices.Sorted(maps.Keys(opts)), ", "))
 		}
 		return app, nil
 	})

@@ -264,3 +264,34 @@ func TestHistoryIsNotRepeated(t *testing.T) {
 	send("x1", "raced") // once past the history, ids are no longer filtered
 	expect(t, c, chatroom.Outbound{Message: "raced", User: "ada", Room: "lobby"})
 }
+
+func TestConfig(t *testing.T) {
+	small := core.URLRouter{core.Path(chatroom.Route, chatroom.New(chatroom.Config{History: 2, MaxMessage: 5}))}
+	hub, _ := newHub(t)
+	ada := hub.WebSocket(small, "/ws/chat/lobby/")
+	ada.Connect()
+	ada.SendJSON(chatroom.Inbound{Message: "123456"})
+	var refused map[string]string
+	ada.ReceiveJSON(&refused)
+	if refused["error"] != "message too long: 6 bytes (limit 5)" {
+		t.Fatalf("got %v", refused)
+	}
+	for _, m := range []string{"a", "b", "c"} {
+		ada.SendJSON(chatroom.Inbound{Message: m})
+		expect(t, ada, chatroom.Outbound{Message: m, User: "Anonymous", Room: "lobby"})
+	}
+	bob := hub.WebSocket(small, "/ws/chat/lobby/")
+	bob.Connect()
+	expect(t, bob, chatroom.Outbound{Message: "b", User: "Anonymous", Room: "lobby"})
+	expect(t, bob, chatroom.Outbound{Message: "c", User: "Anonymous", Room: "lobby"})
+	bob.ExpectNothing()
+}
+
+func TestWithoutStoreOrHistory(t *testing.T) {
+	// A hub without a store still chats; there is just no history.
+	hub := hubtest.NewHub(t, hubtest.Store(nil))
+	c := hub.WebSocket(app(), "/ws/chat/lobby/")
+	c.Connect()
+	c.SendJSON(chatroom.Inbound{Message: "hi"})
+	expect(t, c, chatroom.Outbound{Message: "hi", User: "Anonymous", Room: "lobby"})
+}

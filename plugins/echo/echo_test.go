@@ -8,6 +8,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
+	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/plugins/echo"
 	"github.com/hubhq/hub/store"
 )
@@ -79,5 +80,11 @@ func assertTexts(t *testing.T, got, want []string) {
 		if got[i] != want[i] {
 			t.Fatalf("message %d: got %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	if _, err := plugins.New("echo", nil); err != nil {
+		t.Fatal(err)
 	}
 }
