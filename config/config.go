@@ -122,13 +122,16 @@ type Broker struct {
 //go:embed default.yaml
 var defaultYAML []byte
 
+// DefaultFile is the file name errors and File give for the embedded defaults.
+const DefaultFile = "(built-in defaults)"
+
 // Default returns the embedded defaults: the bundled chat room on
 // 127.0.0.1:8080 with an in-memory layer and ./hub.db. It is what `hub run`
 // serves without a config file. The defaults are not validated against the
 // plugin registry, so a binary built without the bundled plugins reports the
 // missing consumer when the server is built.
 func Default() *Config {
-	c, err := decode("default.yaml", defaultYAML, nil, os.LookupEnv)
+	c, err := decode(DefaultFile, defaultYAML, nil, os.LookupEnv)
 	if err != nil {
 		panic(fmt.Sprintf("config: embedded defaults are broken: %v", err))
 	}
@@ -170,8 +173,8 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	return c, nil
 }
 
-// File is the name of the file the config was read from ("default.yaml"
-// for the embedded defaults).
+// File is the name of the file the config was read from (DefaultFile for
+// the embedded defaults).
 func (c *Config) File() string { return c.file }
 
 // Errorf makes an Error at the line of the key path ("routes.websocket[0]"),
