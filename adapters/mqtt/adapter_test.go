@@ -34,31 +34,47 @@ func TestMessageReachesConsumer(t *testing.T) {
 func TestBadPayloadIsTheConsumersBusiness(t *testing.T) {
 	m := startMosquitto(t)
 	events := make(chan got, 16)
+	// strict ends its scope on a bad payload and panics on a poison one:
+	// either ends that one scope, never the adapter.
 	strict := core.AppFunc(func(ctx context.Context, s *core.Scope, inbox core.Inbox, send core.SendFunc) error {
 		ev, err := inbox.Next(ctx)
 		if err != nil {
 			return err
 		}
-		var v struct{ C float64 }
-		err = ev.(hubmqtt.Message).JSON(&v) // the scope ends with this error on bad input
-		events <- got{key: s.Key, ev: ev}
-		if err != nil {
-			return err
+		var v struct {
+			C      float64
+			Poison bool
 		}
-		panic("unreachable in this test: payloads are all bad")
+		err = ev.(hubmqtt.Message).JSON(&v)
+		events <- got{key: s.Key, ev: ev}
+		if v.Poison {
+			panic("poison payload")
+		}
+		return err
 	})
-	startHub(t, m, BrokerConfig{ClientID: "hub-bad", Subscriptions: []Subscription{{Filter: "raw/#", QoS: 1}}},
+	h := startHub(t, m, BrokerConfig{ClientID: "hub-bad", Subscriptions: []Subscription{{Filter: "raw/#", QoS: 1}}},
 		Options{}, hubmqtt.Topic("raw/#", strict))
 
 	c := client(t, m, "")
-	for _, p := range [][]byte{{0xff, 0x00, 0xfe}, nil, []byte("{not json"), make([]byte, 256<<10)} {
-		if tok := c.Publish("raw/x", 1, false, p); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	payloads := [][]byte{{0xff, 0x00, 0xfe}, nil, []byte("{not json"), make([]byte, 256<<10), []byte(`{"poison":true}`), []byte(`{"c":1}`)}
+	for i, p := range payloads {
+		// One topic each: a scope that ended takes what was already in its
+		// inbox with it, so this test gives every payload a scope of its own.
+		topic := fmt.Sprintf("raw/%d", i)
+		if tok := c.Publish(topic, 1, false, p); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 		_, msg := nextMessage(t, events)
-		if !slices.Equal(msg.Payload, p) {
-			t.Fatalf("payload of %d bytes came as %d bytes", len(p), len(msg.Payload))
+		if msg.Topic != topic || !slices.Equal(msg.Payload, p) {
+			t.Fatalf("%s: payload of %d bytes came on %s as %d bytes", topic, len(p), msg.Topic, len(msg.Payload))
 		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.rt.Metrics.Panics.Load() != 1 || h.rt.Metrics.Failed.Load() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("panics %d, failed %d; want 1 and at least 4", h.rt.Metrics.Panics.Load(), h.rt.Metrics.Failed.Load())
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
 }
 
