@@ -101,7 +101,8 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		}
 		ro.Protocol = 2 // what redis-py speaks; plain replies, no push notifications
 		ro.DisableIdentity = true
-		ro.MaxRetries = 1
+		ro.MaxRetries = 1    // our callers and drain loops retry with backoff
+		ro.DialerRetries = 1 // so an outage is a prompt, clear error
 		ro.Dialer = l.conns.dialer(ro.TLSConfig)
 		c := goredis.NewClient(ro)
 		l.hosts = append(l.hosts, c)
