@@ -140,19 +140,22 @@ func TestBroken(t *testing.T) {
 		{"missing consumer", "routes:\n  websocket:\n    - path: /a/\n", []string{`hub.yaml:3: routes.websocket[0]: consumer is required`}},
 		{"bad pattern", "routes:\n  websocket:\n    - path: /a/{}/\n      consumer: echo\n", []string{`hub.yaml:3: routes.websocket[0].path: route pattern "/a/{}/": segment "{}" must be a whole {param}`}},
 		{"duplicate ws path", "routes:\n  websocket:\n    - {path: /a/, consumer: echo}\n    - {path: /a/, consumer: echo}\n",
-			[]string{`hub.yaml:4: routes.websocket[1].path: /a/ is already routed by routes.websocket[0]`}},
+			[]string{`hub.yaml:4: routes.websocket[1].path: "/a/" is already used by routes.websocket[0]`}},
 		{"unknown handler", "routes:\n  http:\n    - path: /\n      handler: chatrom\n", []string{`hub.yaml:4: routes.http[0].handler: unknown page handler "chatrom"`}},
 		{"builtin path", "routes:\n  http:\n    - {path: /metrics, handler: chatroom}\n", []string{`hub.yaml:3: routes.http[0].path: /metrics is served by the hub itself`}},
 		{"bot missing token", "bots:\n  - name: b\n    platform: telegram\n", []string{`hub.yaml:2: bots[0]: token is required`}},
 		{"bot bad platform", "bots:\n  - name: b\n    platform: icq\n    token: x\n", []string{`hub.yaml:3: bots[0].platform: unknown platform "icq"`}},
-		{"duplicate bot", "bots:\n  - {name: b, platform: telegram, token: x}\n  - {name: b, platform: discord, token: y}\n", []string{`hub.yaml:3: bots[1].name: "b" is already the name of bots[0]`}},
+		{"duplicate bot", "bots:\n  - {name: b, platform: telegram, token: x}\n  - {name: b, platform: discord, token: y}\n", []string{`hub.yaml:3: bots[1].name: "b" is already used by bots[0]`}},
 		{"route to unknown bot", "routes:\n  telegram:\n    - bot: nope\n      consumer: echo\n", []string{`hub.yaml:3: routes.telegram[0].bot: no bot named "nope"`}},
 		{"route to wrong platform", "bots:\n  - {name: b, platform: discord, token: x}\nroutes:\n  telegram:\n    - {bot: b, consumer: echo}\n",
 			[]string{`hub.yaml:5: routes.telegram[0].bot: bot "b" is a discord bot, not telegram`}},
 		{"mqtt route unknown broker", "routes:\n  mqtt:\n    - {broker: x, topic: a/b, consumer: echo}\n", []string{`hub.yaml:3: routes.mqtt[0].broker: no broker named "x"`}},
 		{"mqtt bad url", "mqtt:\n  - name: m\n    url: http://u:secretpw@h\n", []string{`hub.yaml:3: mqtt[0].url: want a broker URL`}},
 		{"several errors at once", "listen: nope\ninbox:\n  size: -1\n", []string{`hub.yaml:1: listen:`, `hub.yaml:3: inbox.size:`}},
-		{"merge key", "base: &b {size: 0}\n", []string{`hub.yaml:1: base: unknown key`}},
+		{"anchor on an unknown key", "base: &b {size: 0}\n", []string{`hub.yaml:1: base: unknown key`}},
+		{"duplicate http path", "routes:\n  http:\n    - {path: /, handler: chatroom}\n    - {path: /, handler: chatroom}\n",
+			[]string{`hub.yaml:4: routes.http[1].path: "/" is already used by routes.http[0]`}},
+		{"pong before ping", "websocket:\n  ping_interval: 30s\n  pong_timeout: 10s\n", []string{`hub.yaml:3: websocket.pong_timeout: 10s must be longer than ping_interval (30s)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +176,27 @@ func TestBroken(t *testing.T) {
 				t.Errorf("error leaks a password: %v", err)
 			}
 		})
+	}
+}
+
+func TestAnchorsAndMerge(t *testing.T) {
+	src := `
+routes:
+  websocket:
+    - &chat
+      path: /a/{room}/
+      consumer: echo
+      options: {history: 5}
+    - <<: *chat
+      path: /b/{room}/
+`
+	c, err := parse("hub.yaml", []byte(src), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := c.Routes.WebSocket
+	if len(ws) != 2 || ws[1].Path != "/b/{room}/" || ws[1].Consumer != "echo" || ws[1].Options["history"] != 5 {
+		t.Errorf("merged route = %+v", ws)
 	}
 }
 

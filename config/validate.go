@@ -106,52 +106,63 @@ func (v *validator) websocket() {
 }
 
 func (v *validator) routes() {
-	r := v.c.Routes
+	v.websocketRoutes()
+	v.httpRoutes()
+	for _, chat := range []struct {
+		platform string
+		routes   []ChatRoute
+	}{{"telegram", v.c.Routes.Telegram}, {"discord", v.c.Routes.Discord}} {
+		v.chatRoutes(chat.platform, chat.routes)
+	}
+	v.mqttRoutes()
+}
+
+func (v *validator) websocketRoutes() {
 	seen := map[string]int{}
-	for i, rt := range r.WebSocket {
+	for i, rt := range v.c.Routes.WebSocket {
 		p := fmt.Sprintf("routes.websocket[%d]", i)
 		if v.required(p, "path", rt.Path) {
 			if _, err := core.ParsePath(rt.Path, nil); err != nil {
 				v.errorf(p+".path", "%s", strings.TrimPrefix(err.Error(), "core: "))
-			} else if j, dup := seen[rt.Path]; dup {
-				v.errorf(p+".path", "%s is already routed by routes.websocket[%d]", rt.Path, j)
 			}
-			seen[rt.Path] = i
+			v.unique(p+".path", rt.Path, seen, i, "routes.websocket")
 		}
 		v.consumer(p, rt.Consumer)
 	}
-	clear(seen)
-	for i, rt := range r.HTTP {
+}
+
+func (v *validator) httpRoutes() {
+	seen := map[string]int{}
+	for i, rt := range v.c.Routes.HTTP {
 		p := fmt.Sprintf("routes.http[%d]", i)
 		if v.required(p, "path", rt.Path) {
-			switch j, dup := seen[rt.Path]; {
+			switch {
 			case !strings.HasPrefix(rt.Path, "/"):
 				v.errorf(p+".path", "must start with /, got %q", rt.Path)
 			case slices.Contains(builtinPaths, rt.Path):
 				v.errorf(p+".path", "%s is served by the hub itself", rt.Path)
-			case dup:
-				v.errorf(p+".path", "%s is already routed by routes.http[%d]", rt.Path, j)
 			}
-			seen[rt.Path] = i
+			v.unique(p+".path", rt.Path, seen, i, "routes.http")
 		}
 		if v.required(p, "handler", rt.Handler) && !hasHandler(rt.Handler) {
-			v.errorf(p+".handler", "unknown page handler %q%s (known: %s)", rt.Handler, suggest(rt.Handler, handlerNames()), list(handlerNames()))
+			known := handlerNames()
+			v.errorf(p+".handler", "unknown page handler %q%s (known: %s)", rt.Handler, suggest(rt.Handler, known), list(known))
 		}
 	}
-	for _, platform := range []string{"telegram", "discord"} {
-		routes := r.Telegram
-		if platform == "discord" {
-			routes = r.Discord
+}
+
+func (v *validator) chatRoutes(platform string, routes []ChatRoute) {
+	for i, rt := range routes {
+		p := fmt.Sprintf("routes.%s[%d]", platform, i)
+		if v.required(p, "bot", rt.Bot) {
+			v.botRef(p+".bot", rt.Bot, platform)
 		}
-		for i, rt := range routes {
-			p := fmt.Sprintf("routes.%s[%d]", platform, i)
-			if v.required(p, "bot", rt.Bot) {
-				v.botRef(p+".bot", rt.Bot, platform)
-			}
-			v.consumer(p, rt.Consumer)
-		}
+		v.consumer(p, rt.Consumer)
 	}
-	for i, rt := range r.MQTT {
+}
+
+func (v *validator) mqttRoutes() {
+	for i, rt := range v.c.Routes.MQTT {
 		p := fmt.Sprintf("routes.mqtt[%d]", i)
 		if v.required(p, "broker", rt.Broker) && !slices.ContainsFunc(v.c.MQTT, func(b Broker) bool { return b.Name == rt.Broker }) {
 			v.errorf(p+".broker", "no broker named %q in mqtt", rt.Broker)
@@ -159,6 +170,15 @@ func (v *validator) routes() {
 		v.required(p, "topic", rt.Topic)
 		v.consumer(p, rt.Consumer)
 	}
+}
+
+// unique complains when val was already used by an earlier entry of list.
+func (v *validator) unique(p, val string, seen map[string]int, i int, list string) {
+	if j, dup := seen[val]; dup {
+		v.errorf(p, "%q is already used by %s[%d]", val, list, j)
+		return
+	}
+	seen[val] = i
 }
 
 // required reports whether the key under p is set, and complains if not.
@@ -231,10 +251,7 @@ func (v *validator) name(p, name string, seen map[string]int, i int, section str
 	if strings.ContainsAny(name, ": \t/") {
 		v.errorf(p+".name", "%q may not contain ':', '/' or spaces", name)
 	}
-	if j, dup := seen[name]; dup {
-		v.errorf(p+".name", "%q is already the name of %s[%d]", name, section, j)
-	}
-	seen[name] = i
+	v.unique(p+".name", name, seen, i, section)
 }
 
 func list(names []string) string {

@@ -51,6 +51,15 @@ type failure struct{ error }
 
 func (f failure) Unwrap() error { return f.error }
 
+// failed marks err as a failure of the hub, unless it is a config error
+// (exit code 2 either way for those: the fix is in the file).
+func failed(err error) error {
+	if err == nil || errors.As(err, new(*config.Error)) {
+		return err
+	}
+	return failure{err}
+}
+
 func exitCode(err error) int {
 	var ce *config.Error
 	if errors.As(err, &ce) {

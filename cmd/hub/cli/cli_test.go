@@ -136,3 +136,14 @@ func TestRunFailure(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and the listen error", code, errOut)
 	}
 }
+
+// TestStoreFailure: a store that cannot be opened is a failure (1), not a
+// config mistake (2).
+func TestStoreFailure(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "hub.yaml", "listen: 127.0.0.1:0\nstore: ./missing/dir/hub.db\n")
+	code, _, errOut := run(context.Background(), "run", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, "hub: server: open store") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and the store error", code, errOut)
+	}
+}

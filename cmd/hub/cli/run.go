@@ -44,17 +44,14 @@ func serve(ctx context.Context, stop func(), cfg *config.Config, logs io.Writer)
 	slog.SetDefault(logger) // plugins that log through slog.Default match the hub
 	srv, err := server.New(cfg, logger)
 	if err != nil {
-		return err // config errors keep their type, for exit code 2
+		return failed(err)
 	}
 	logger.Info("starting hub", "config", cfg.File(), "version", version())
 	go func() {
 		<-ctx.Done()
 		stop()
 	}()
-	if err := srv.Run(ctx); err != nil {
-		return failure{err}
-	}
-	return nil
+	return failed(srv.Run(ctx))
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
