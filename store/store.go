@@ -105,7 +105,7 @@ type DB struct {
 
 // Stats are cumulative counters for metrics.
 type Stats struct {
-	Writes  uint64 // write operations committed
+	Writes  uint64 // write operations committed (including Flush and internal expiry deletes)
 	Batches uint64 // transactions committed (Writes/Batches is the batching factor)
 	Dropped uint64 // fire-and-forget writes discarded because the queue was full or the DB closed
 	Failed  uint64 // write operations that returned an error or whose batch failed to commit

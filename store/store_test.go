@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/hubhq/hub/core"
@@ -220,5 +222,64 @@ func TestClosed(t *testing.T) {
 	db.ScopeOpened("x", "ws") // must not panic or block
 	if got := db.Stats().Dropped; got != 1 {
 		t.Errorf("Dropped = %d, want 1", got)
+	}
+}
+
+// TestCloseWhileWriting checks the durability contract at shutdown: every
+// write that returned nil is there after reopening, and writers racing Close
+// get ErrClosed rather than hanging.
+func TestCloseWhileWriting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := Open(path, withQueueSize(8)) // small, so some writers block enqueueing
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 20
+	var (
+		mu        sync.Mutex
+		committed []core.StateKey
+		wg        sync.WaitGroup
+		started   = make(chan struct{}, writers)
+	)
+	for g := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				k := core.StateKey{Namespace: "n", Scope: strconv.Itoa(g), Key: strconv.Itoa(i)}
+				err := db.SetState(context.Background(), k, []byte("v"), 0)
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				committed = append(committed, k)
+				mu.Unlock()
+				if i == 0 {
+					started <- struct{}{}
+				}
+			}
+		})
+	}
+	for range writers {
+		within(t, "writers to start", started)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	within(t, "writers to see ErrClosed", done)
+
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range committed {
+		if _, ok, err := db.GetState(t.Context(), k); err != nil || !ok {
+			t.Fatalf("write %+v returned nil but is missing after reopen (err %v)", k, err)
+		}
 	}
 }
