@@ -4,9 +4,10 @@
 // small pool of query-only reader connections. Every write is a closure
 // queued to the writer, which takes everything waiting (up to 256 writes) and
 // commits it in ONE transaction, so N concurrent writers cost one fsync, not
-// N; a write that fails is undone alone (the batch is rerun with savepoints),
-// so it does not fail its neighbours. The schema is an append-only list of migrations
-// (migrations.go) tracked in PRAGMA user_version.
+// N; a write that fails is undone alone (the batch is rerun with
+// savepoints), so it does not fail its neighbours. The schema is an
+// append-only list of migrations (migrations.go) tracked in PRAGMA
+// user_version.
 //
 // # Durability
 //
