@@ -152,6 +152,9 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 func (a *Adapter) Run(ctx context.Context) error {
 	for _, b := range a.bots {
 		me, err := b.api.GetMe(ctx)
+		if ctx.Err() != nil {
+			return nil // stopped while starting: not a failure
+		}
 		if err != nil {
 			return fmt.Errorf("telegram: bot %q: getMe: %w", b.cfg.Name, redact(err, b.cfg.Token))
 		}

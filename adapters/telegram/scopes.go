@@ -41,6 +41,11 @@ func (a *Adapter) handle(ctx context.Context, b *botRunner, u *models.Update) {
 // dispatch delivers an update to its chat's scope, opening it if needed.
 // Updates about no chat (inline queries, polls) are ignored.
 func (a *Adapter) dispatch(ctx context.Context, b *botRunner, u *models.Update) error {
+	// Checked first: a webhook may be called before Run has learnt the
+	// bot's username, which event needs.
+	if !a.isRunning() {
+		return errNotRunning
+	}
 	ev, t, ok := b.event(u)
 	if !ok {
 		a.log.Debug("update about no chat ignored", "bot", b.cfg.Name, "update_id", u.ID)
@@ -63,6 +68,12 @@ func (a *Adapter) dispatch(ctx context.Context, b *botRunner, u *models.Update) 
 			return err
 		}
 	}
+}
+
+func (a *Adapter) isRunning() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.running != nil
 }
 
 // open returns the chat's live scope, starting one on first contact. It
