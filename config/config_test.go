@@ -151,6 +151,7 @@ func TestBroken(t *testing.T) {
 			[]string{`hub.yaml:5: routes.telegram[0].bot: bot "b" is a discord bot, not telegram`}},
 		{"mqtt route unknown broker", "routes:\n  mqtt:\n    - {broker: x, topic: a/b, consumer: echo}\n", []string{`hub.yaml:3: routes.mqtt[0].broker: no broker named "x"`}},
 		{"mqtt bad url", "mqtt:\n  - name: m\n    url: http://u:secretpw@h\n", []string{`hub.yaml:3: mqtt[0].url: want a broker URL`}},
+		{"layer URL password hidden", "layer: redis//:secretpw@host:6379\n", []string{`hub.yaml:1: layer: unknown layer "redis//[redacted]@host:6379"`}},
 		{"several errors at once", "listen: nope\ninbox:\n  size: -1\n", []string{`hub.yaml:1: listen:`, `hub.yaml:3: inbox.size:`}},
 		{"anchor on an unknown key", "base: &b {size: 0}\n", []string{`hub.yaml:1: base: unknown key`}},
 		{"duplicate http path", "routes:\n  http:\n    - {path: /, handler: chatroom}\n    - {path: /, handler: chatroom}\n",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 )
 
 // Secret is a config value that must never be printed: a bot token, a broker
@@ -31,3 +32,13 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 // MarshalText implements encoding.TextMarshaler, so JSON and YAML encoders
 // redact it too.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// userinfo matches the "user:password@" of a URL.
+var userinfo = regexp.MustCompile(`//[^/@]*@`)
+
+// RedactURL hides the user and password of a URL ("redis://:pw@host" →
+// "redis://[redacted]@host"), for logs and error messages that name a
+// layer or broker. It works on malformed URLs too.
+func RedactURL(s string) string {
+	return userinfo.ReplaceAllString(s, "//"+redacted+"@")
+}

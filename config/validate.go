@@ -36,7 +36,7 @@ func (c *Config) validate() error {
 	v.layer()
 	for i, o := range c.AllowedOrigins {
 		if o == "" || (strings.Contains(o, "://") && !validURL(o)) {
-			v.errorf(fmt.Sprintf("allowed_origins[%d]", i), "want a host (example.com), *.example.com, https://example.com or *, got %q", o)
+			v.errorf(fmt.Sprintf("allowed_origins[%d]", i), "want a host (example.com), *.example.com, https://example.com or *, got %q", RedactURL(o))
 		}
 	}
 	v.websocket()
@@ -71,7 +71,7 @@ func (v *validator) layer() {
 			v.errorf("layer", "malformed URL")
 		}
 	default:
-		v.errorf("layer", "unknown layer %q (want memory, none, redis://host:port or nats://host:port)", l)
+		v.errorf("layer", "unknown layer %q (want memory, none, redis://host:port or nats://host:port)", RedactURL(l))
 	}
 }
 
@@ -221,7 +221,7 @@ func (v *validator) bots() {
 		// Never echo the token: only say that it is missing.
 		v.required(p, "token", b.Token.Value())
 		if b.APIURL != "" && !validURL(b.APIURL) {
-			v.errorf(p+".api_url", "want a URL such as https://api.telegram.org, got %q", b.APIURL)
+			v.errorf(p+".api_url", "want a URL such as https://api.telegram.org, got %q", RedactURL(b.APIURL))
 		}
 	}
 }

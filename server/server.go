@@ -157,7 +157,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	addr := s.Addr()
-	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", s.cfg.Layer)
+	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", config.RedactURL(s.cfg.Layer))
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
 	select {
