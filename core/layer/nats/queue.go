@@ -1,0 +1,125 @@
+package nats
+
+import (
+	"context"
+	"time"
+
+	"github.com/hubhq/hub/core/layer"
+)
+
+// queue buffers the messages of one channel received by this process.
+type queue struct {
+	items   []entry
+	ready   chan struct{} // signalled (capacity 1) when items were added
+	waiters int
+}
+
+type entry struct {
+	msg     layer.Message
+	expires time.Time
+}
+
+// sweepEvery is how many local operations pass between sweeps of expired
+// messages, abandoned queues and expired memberships.
+const sweepEvery = 1024
+
+// queueFor returns a channel's queue, creating it. Callers hold mu.
+func (l *Layer) queueFor(channel string) *queue {
+	q := l.queues[channel]
+	if q == nil {
+		q = &queue{ready: make(chan struct{}, 1)}
+		l.queues[channel] = q
+	}
+	return q
+}
+
+// push appends msg to a channel's queue unless it is full. Callers hold mu.
+func (l *Layer) push(channel string, msg layer.Message) bool {
+	l.maybeSweep()
+	q := l.queueFor(channel)
+	l.dropExpired(q)
+	if len(q.items) >= l.opts.CapacityFor(channel) {
+		return false
+	}
+	q.items = append(q.items, entry{msg: msg, expires: time.Now().Add(l.opts.Expiry)})
+	l.sent.Add(1)
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// receiveLocal waits for the next message in a channel's queue.
+func (l *Layer) receiveLocal(ctx context.Context, channel string) (layer.Message, error) {
+	l.mu.Lock()
+	q := l.queueFor(channel)
+	q.waiters++
+	defer func() {
+		q.waiters--
+		if len(q.items) == 0 && q.waiters == 0 && l.queues[channel] == q {
+			delete(l.queues, channel)
+		}
+		l.mu.Unlock()
+	}()
+	for {
+		l.dropExpired(q)
+		if len(q.items) > 0 {
+			msg := q.items[0].msg
+			q.items[0] = entry{}
+			q.items = q.items[1:]
+			if len(q.items) > 0 {
+				select { // let another receiver of this channel go on
+				case q.ready <- struct{}{}:
+				default:
+				}
+			}
+			return msg, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l.mu.Unlock()
+		select {
+		case <-q.ready:
+			l.mu.Lock()
+		case <-ctx.Done():
+			l.mu.Lock()
+		case <-l.closed:
+			l.mu.Lock()
+			return nil, ErrClosed
+		}
+	}
+}
+
+// dropExpired removes expired messages from the head of q. Callers hold mu.
+func (l *Layer) dropExpired(q *queue) {
+	now := time.Now()
+	n := 0
+	for n < len(q.items) && !now.Before(q.items[n].expires) {
+		n++
+	}
+	if n > 0 {
+		clear(q.items[:n])
+		q.items = q.items[n:]
+		l.expired.Add(int64(n))
+	}
+}
+
+// maybeSweep drops expired messages, empty unwatched queues and expired
+// memberships every sweepEvery operations. Callers hold mu.
+func (l *Layer) maybeSweep() {
+	if l.ops++; l.ops < sweepEvery {
+		return
+	}
+	l.ops = 0
+	for name, q := range l.queues {
+		l.dropExpired(q)
+		if len(q.items) == 0 && q.waiters == 0 {
+			delete(l.queues, name)
+		}
+	}
+	for group := range l.groups {
+		l.liveMembers(group)
+	}
+}
