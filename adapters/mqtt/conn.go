@@ -145,7 +145,11 @@ func (c *conn) onConnect(client paho.Client) {
 		return
 	}
 	if err := tok.Error(); err != nil {
-		c.log.Error("subscribe failed", "filters", filters, "err", err)
+		select {
+		case <-c.stopping: // we hung up ourselves
+		default:
+			c.log.Error("subscribe failed; will retry on reconnect", "filters", filters, "err", err)
+		}
 		return
 	}
 	for f, code := range tok.(*paho.SubscribeToken).Result() {
