@@ -30,15 +30,22 @@ type WebSocketConn struct {
 	// State is the conversation's persistent state (Scope.State).
 	State *core.State
 
-	ctx      context.Context
-	send     core.SendFunc
-	handlers map[string]func(layer.Message) error // made by the first On
+	ctx  context.Context
+	send core.SendFunc
+	h    any         // the author's handler, asked for optional interfaces
+	recv receiveFunc // h's Receive, or JSON decoding in front of it
+	// The first On is kept in two fields and a map is made only for a
+	// second type: most consumers handle one, and an idle socket should
+	// not carry a map.
+	onType   string
+	onFn     func(layer.Message) error
+	more     map[string]func(layer.Message) error
 	accepted bool
 	closed   bool
 }
 
-func newConn(ctx context.Context, scope *core.Scope, send core.SendFunc) *WebSocketConn {
-	return &WebSocketConn{Scope: scope, State: scope.State, ctx: ctx, send: send}
+func newConn(ctx context.Context, scope *core.Scope, send core.SendFunc, h any, recv receiveFunc) *WebSocketConn {
+	return &WebSocketConn{Scope: scope, State: scope.State, ctx: ctx, send: send, h: h, recv: recv}
 }
 
 // Context is cancelled when the scope ends; pass it to anything slow a
@@ -160,8 +167,21 @@ func (c *WebSocketConn) SendTo(channel string, msg layer.Message) error {
 // for the same type replaces the earlier one. Register in Connect, before
 // messages can arrive.
 func (c *WebSocketConn) On(msgType string, fn func(msg layer.Message) error) {
-	if c.handlers == nil {
-		c.handlers = make(map[string]func(layer.Message) error, 1)
+	switch {
+	case c.onFn == nil || c.onType == msgType:
+		c.onType, c.onFn = msgType, fn
+	default:
+		if c.more == nil {
+			c.more = make(map[string]func(layer.Message) error, 1)
+		}
+		c.more[msgType] = fn
 	}
-	c.handlers[msgType] = fn
+}
+
+// handler returns the function registered for a message type, or nil.
+func (c *WebSocketConn) handler(msgType string) func(layer.Message) error {
+	if c.onFn != nil && c.onType == msgType {
+		return c.onFn
+	}
+	return c.more[msgType]
 }

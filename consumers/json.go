@@ -22,12 +22,12 @@ type JSONHandler[T any] interface {
 // JSON: …" for a text frame that is not a T — and is logged and counted in
 // ReadStats; other sockets are untouched.
 func NewJSONWebSocket[T any](newHandler func() JSONHandler[T]) core.Application {
-	return core.AppFunc(func(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return &app{newConn: func(ctx context.Context, scope *core.Scope, send core.SendFunc) *WebSocketConn {
 		h := newHandler()
-		return serve(ctx, scope, inbox, send, h, func(c *WebSocketConn, msg websocket.Receive) error {
+		return newConn(ctx, scope, send, h, func(c *WebSocketConn, msg websocket.Receive) error {
 			return receiveJSON(c, h, msg)
 		})
-	})
+	}}
 }
 
 func receiveJSON[T any](c *WebSocketConn, h JSONHandler[T], msg websocket.Receive) error {

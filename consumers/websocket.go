@@ -41,10 +41,22 @@ type Grouper interface {
 // NewWebSocket returns the application that runs a fresh handler from
 // newHandler for every socket (Channels' WebsocketConsumer).
 func NewWebSocket(newHandler func() WebSocketHandler) core.Application {
-	return core.AppFunc(func(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return &app{newConn: func(ctx context.Context, scope *core.Scope, send core.SendFunc) *WebSocketConn {
 		h := newHandler()
-		return serve(ctx, scope, inbox, send, h, h.Receive)
-	})
+		return newConn(ctx, scope, send, h, h.Receive)
+	}}
+}
+
+// app is the Application of every generic WebSocket consumer; newConn makes
+// a socket's handler and conn. It is a plain (not generic) type with a
+// pointer receiver rather than a core.AppFunc closure, for the fewest stack
+// frames under every idle socket (see WebSocketConn.serve).
+type app struct {
+	newConn func(ctx context.Context, scope *core.Scope, send core.SendFunc) *WebSocketConn
+}
+
+func (a *app) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return a.newConn(ctx, scope, send).serve(inbox)
 }
 
 // receiveFunc handles one client frame; the JSON consumer puts its decoding
@@ -52,38 +64,45 @@ func NewWebSocket(newHandler func() WebSocketHandler) core.Application {
 type receiveFunc func(c *WebSocketConn, msg websocket.Receive) error
 
 // serve is the consumer's one sequential loop over the scope's inbox, which
-// holds client events and layer messages alike. h is the author's value,
-// asked for the optional interfaces.
-func serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc, h any, receive receiveFunc) error {
-	c := newConn(ctx, scope, send)
+// holds client events and layer messages alike.
+//
+// An idle socket's goroutine waits here, and the runtime shrinks its stack
+// back to the minimum only if what sits below the wait is small (under a
+// quarter of the stack). So the loop keeps its frame lean — what it needs
+// lives in the heap-allocated conn — and does the work in handle, whose
+// frames are gone while it waits.
+func (c *WebSocketConn) serve(inbox core.Inbox) error {
 	for {
-		ev, err := inbox.Next(ctx)
+		ev, err := inbox.Next(c.ctx)
 		if err != nil {
 			return err
 		}
-		done, err := c.handle(ev, h, receive)
-		if err != nil {
-			return fmt.Errorf("%s: %w", ev.Type(), err)
-		}
-		if done {
-			return nil
+		if done, err := c.handle(ev); err != nil || done {
+			return wrapEventErr(ev, err)
 		}
 	}
 }
 
+func wrapEventErr(ev core.Event, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", ev.Type(), err)
+}
+
 // handle dispatches one event; done is true after the disconnect.
-func (c *WebSocketConn) handle(ev core.Event, h any, receive receiveFunc) (done bool, err error) {
+func (c *WebSocketConn) handle(ev core.Event) (done bool, err error) {
 	switch ev := ev.(type) {
 	case websocket.Connect, *websocket.Connect:
-		return false, c.connect(h)
+		return false, c.connect()
 	case websocket.Receive:
-		return false, c.receive(ev, receive)
+		return false, c.receive(ev)
 	case *websocket.Receive:
-		return false, c.receive(*ev, receive)
+		return false, c.receive(*ev)
 	case websocket.Disconnect:
-		return true, c.disconnect(h, ev.Code)
+		return true, c.disconnect(ev.Code)
 	case *websocket.Disconnect:
-		return true, c.disconnect(h, ev.Code)
+		return true, c.disconnect(ev.Code)
 	case layer.Message:
 		return false, c.message(ev)
 	default:
@@ -92,7 +111,8 @@ func (c *WebSocketConn) handle(ev core.Event, h any, receive receiveFunc) (done 
 	}
 }
 
-func (c *WebSocketConn) connect(h any) error {
+func (c *WebSocketConn) connect() error {
+	h := c.h
 	if g, ok := h.(Grouper); ok {
 		for _, group := range g.Groups() {
 			if err := c.GroupAdd(group); err != nil {
@@ -106,16 +126,16 @@ func (c *WebSocketConn) connect(h any) error {
 	return c.Accept("")
 }
 
-func (c *WebSocketConn) receive(msg websocket.Receive, receive receiveFunc) error {
+func (c *WebSocketConn) receive(msg websocket.Receive) error {
 	if c.closed {
 		return nil // the close handshake is under way: late frames are moot
 	}
-	return receive(c, msg)
+	return c.recv(c, msg)
 }
 
-func (c *WebSocketConn) disconnect(h any, code int) error {
+func (c *WebSocketConn) disconnect(code int) error {
 	c.closed = true
-	if d, ok := h.(Disconnector); ok {
+	if d, ok := c.h.(Disconnector); ok {
 		return d.Disconnect(c, code)
 	}
 	return nil
@@ -125,7 +145,7 @@ func (c *WebSocketConn) disconnect(h any, code int) error {
 // nobody registered is a sender's mistake, not this socket's: it is logged
 // and counted, and the socket goes on.
 func (c *WebSocketConn) message(msg layer.Message) error {
-	if fn, ok := c.handlers[msg.Type()]; ok {
+	if fn := c.handler(msg.Type()); fn != nil {
 		return fn(msg)
 	}
 	unhandled.Add(1)

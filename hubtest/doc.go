@@ -20,9 +20,11 @@
 // restart. [WebSocket] is the shortcut for a communicator with a hub of its
 // own.
 //
-// The communicator plays the adapter's part: a Close from the application
-// is answered with a Disconnect carrying the same code (the close handshake
-// completes, and Disconnect is always a scope's last event), and an
+// The communicator plays the adapter's part, as adapters/websocket does: a
+// Close from the application is answered with a Disconnect carrying the
+// same code (the close handshake completes, and Disconnect is always a
+// scope's last event) or 1006 for a denied handshake, [Hub.Restart] closes
+// live sockets with 1001 like a hub shutting down, and an
 // application that returns without closing gets the close the adapter would
 // send: 1000 after a normal return, 1011 after an error or panic, 1013 when
 // its inbox overflowed.

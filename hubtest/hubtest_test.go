@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
@@ -87,9 +88,18 @@ func TestConversation(t *testing.T) {
 }
 
 func TestDenied(t *testing.T) {
-	c := hubtest.WebSocket(t, raw(nil), "/ws/?deny=1")
+	got := make(chan int, 1)
+	c := hubtest.WebSocket(t, raw(got), "/ws/?deny=1")
 	if code := c.ConnectDenied(); code != 4403 {
 		t.Fatalf("code %d", code)
+	}
+	select {
+	case code := <-got:
+		if code != websocket.CloseAbnormal {
+			t.Fatalf("app saw Disconnect %d, want 1006 for a socket that never opened", code)
+		}
+	case <-time.After(hubtest.DefaultTimeout):
+		t.Fatal("app saw no Disconnect after the denial")
 	}
 }
 

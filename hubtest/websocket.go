@@ -32,6 +32,7 @@ type WebSocketCommunicator struct {
 	out         []core.Event  // actions the application sent, not yet read
 	notify      chan struct{} // signalled (capacity 1) when out grows or the scope ends
 	connected   bool          // Connect was sent
+	accepted    bool          // the application accepted
 	closed      bool          // a close happened, from either side
 	ended       bool          // the application returned
 	subprotocol string
@@ -96,7 +97,14 @@ func (c *WebSocketCommunicator) record(ctx context.Context, ev core.Event) error
 	c.out = append(c.out, ev)
 	if cl, ok := ev.(websocket.Close); ok && !c.closed {
 		c.closed = true
-		go c.deliverDisconnect(cl.Code)
+		code := cl.Code
+		if !c.accepted {
+			code = websocket.CloseAbnormal // a denied socket never opened (Daphne's 1006)
+		}
+		go c.deliverDisconnect(code)
+	}
+	if _, ok := ev.(websocket.Accept); ok {
+		c.accepted = true
 	}
 	c.mu.Unlock()
 	c.signal()
