@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -70,6 +71,11 @@ func TestChatRoom(t *testing.T) {
 	dir := t.TempDir()
 	cfg := chatConfig(t, dir)
 	h := startHub(t, cfg)
+	if resp, err := http.Get("http://" + h.Addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	ada, bob := dial(t, h.Addr, "lobby"), dial(t, h.Addr, "lobby")
 	send(t, ada, "ada", "hello from ada")
