@@ -153,10 +153,10 @@ func (b *botRunner) message(u *models.Update, m *models.Message) *chat.Message {
 		out.Text = m.Caption
 	}
 	switch {
+	case m.SenderChat != nil: // a channel post, or sent on behalf of a chat: From is then a placeholder
+		out.Sender = chat.Sender{ID: strconv.FormatInt(m.SenderChat.ID, 10), Name: m.SenderChat.Title, Username: m.SenderChat.Username}
 	case m.From != nil:
 		out.Sender = sender(m.From)
-	case m.SenderChat != nil: // a channel post, or an anonymous group admin
-		out.Sender = chat.Sender{ID: strconv.FormatInt(m.SenderChat.ID, 10), Name: m.SenderChat.Title, Username: m.SenderChat.Username}
 	}
 	// In a forum every message "replies" to its topic's first message; that
 	// is the thread, not a reply.

@@ -59,6 +59,7 @@ func (a *Adapter) dispatch(ctx context.Context, b *botRunner, u *models.Update) 
 		err = s.inst.Deliver(ctx, ev)
 		a.mu.Lock()
 		s.inflight--
+		s.last = time.Now() // idle from when the event got in, however long that took
 		a.mu.Unlock()
 		if !errors.Is(err, core.ErrScopeClosed) {
 			return err
@@ -147,11 +148,15 @@ func (a *Adapter) watch(s *liveScope) {
 // timer again for the time left.
 func (a *Adapter) expire(s *liveScope) {
 	a.mu.Lock()
-	idle := time.Since(s.last)
-	if s.closing || a.scopes[s.key] != s || s.inflight > 0 || idle < a.opts.IdleTimeout {
-		if !s.closing {
-			s.timer.Reset(max(a.opts.IdleTimeout-idle, time.Millisecond))
+	if s.closing || a.scopes[s.key] != s { // closing, or already ended
+		a.mu.Unlock()
+		return
+	}
+	if left := a.opts.IdleTimeout - time.Since(s.last); left > 0 || s.inflight > 0 {
+		if left <= 0 { // an update is waiting for room in the inbox
+			left = a.opts.IdleTimeout
 		}
+		s.timer.Reset(left)
 		a.mu.Unlock()
 		return
 	}

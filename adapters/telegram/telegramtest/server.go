@@ -175,7 +175,7 @@ func parseParams(r *http.Request) (params, error) {
 	return p, nil
 }
 
-// since converts a retry deadline to Telegram's whole seconds, rounded up.
+// secondsUntil converts a retry deadline to Telegram's whole seconds, rounded up.
 func secondsUntil(t, now time.Time) int {
 	d := t.Sub(now)
 	return int((d + time.Second - 1) / time.Second)
