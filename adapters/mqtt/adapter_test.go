@@ -2,9 +2,12 @@ package mqtt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,5 +208,61 @@ func TestRunStopsWhileBrokerUnreachable(t *testing.T) {
 	}
 	if err := a.Run(context.Background()); err == nil {
 		t.Fatal("a second Run was accepted")
+	}
+}
+
+// TestEndedScopeGivesBackWhatItDidNotRead: a consumer that ends its scope
+// on a bad payload does not take the messages queued behind it along; they
+// go to a new scope, in order.
+func TestEndedScopeGivesBackWhatItDidNotRead(t *testing.T) {
+	m := startMosquitto(t)
+	events := make(chan got, 16)
+	release := make(chan struct{})
+	strict := core.AppFunc(func(ctx context.Context, s *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+		ev, err := inbox.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if text(t, ev.(hubmqtt.Message)) != "bad" {
+			events <- got{key: s.Key, ev: ev}
+			return recorder(events).Serve(ctx, s, inbox, send)
+		}
+		select { // hold on until the rest is in the inbox
+		case <-release:
+		case <-ctx.Done():
+		}
+		return errors.New("bad payload")
+	})
+	h := startHub(t, m, BrokerConfig{ClientID: "hub-giveback", Subscriptions: []Subscription{{Filter: "gb/#", QoS: 1}}},
+		Options{}, hubmqtt.Topic("gb/#", strict))
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+
+	mosquittoPub(t, m, "gb/x", 1, append([]string{"bad"}, seq(1, 5)...)...)
+	deadline := time.Now().Add(15 * time.Second)
+	for { // until all five wait in the stuck scope's inbox
+		n := 0
+		h.a.inboxes.Range(func(k, v any) bool {
+			if k.(*core.Scope).Path == "gb/x" {
+				n = len(v.(core.Inbox))
+			}
+			return true
+		})
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages in the inbox; want 5", n)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+	once.Do(func() { close(release) })
+	for i := 1; i <= 5; i++ {
+		if _, msg := nextMessage(t, events); text(t, msg) != strconv.Itoa(i) {
+			t.Fatalf("message %d: %q", i, msg.Payload)
+		}
+	}
+	if f := h.rt.Metrics.Failed.Load(); f != 1 {
+		t.Fatalf("failed scopes %d; want 1", f)
 	}
 }

@@ -180,7 +180,7 @@ func (c *conn) enqueue(m paho.Message) bool {
 	if t == nil {
 		t = &topic{name: m.Topic(), queue: make(chan paho.Message, c.a.opts.QueueSize)}
 		c.topics[t.name] = t
-		c.topicsWG.Go(func() { c.serve(t) })
+		c.topicsWG.Go((&worker{c: c, t: t}).run)
 	}
 	select {
 	case t.queue <- m:
@@ -188,7 +188,7 @@ func (c *conn) enqueue(m paho.Message) bool {
 		return true
 	default:
 	}
-	t.waiters++ // keeps serve from retiring the topic while we wait
+	t.waiters++ // keeps the worker from retiring the topic while we wait
 	t.held++
 	warn := time.Since(t.warned) > warnEvery // under steady pressure every message waits
 	if warn {

@@ -19,7 +19,11 @@
 // whole connection: MQTT has no per-topic flow control, and waiting (rather
 // than dropping) is the only choice that loses nothing. A message is
 // acknowledged only once it is queued, so one the adapter gave up on while
-// stopping is redelivered by the broker in the next session.
+// stopping is redelivered by the broker in the next session. Because a
+// queued message is already acknowledged, a scope that ends (an error, a
+// panic, an inbox-full close) does not take its unread inbox with it: the
+// adapter takes those messages back and gives them to a new scope, in
+// order; only the message a scope was handling when it ended is not retried.
 //
 // Sessions. With CleanSession off (the default) and a fixed client id, the
 // broker keeps the subscriptions and queues QoS 1 and 2 messages while the

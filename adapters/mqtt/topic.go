@@ -11,8 +11,8 @@ import (
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
 )
 
-// topic is one live topic: its queue, fed by onMessage, and the goroutine
-// (serve) that moves the queue into the topic's scope instance.
+// topic is one live topic: its queue, fed by onMessage, and the worker
+// goroutine that moves the queue into the topic's scope instance.
 type topic struct {
 	name  string
 	queue chan paho.Message
@@ -25,29 +25,151 @@ type topic struct {
 // warnEvery limits the queue-full warning to one per topic per interval.
 const warnEvery = 10 * time.Second
 
-// serve owns the topic's instance: it opens it on demand, delivers the
-// queue in order, closes it when idle, and retires the topic when the
-// adapter stops or nothing is left to do.
-func (c *conn) serve(t *topic) {
-	var inst *core.Instance
-	idle := time.NewTimer(c.a.opts.IdleTimeout)
+// worker owns a topic's scope instance, and is the only one to deliver
+// messages to it, which is what keeps them in order.
+type worker struct {
+	c    *conn
+	t    *topic
+	inst *core.Instance // nil: no scope open
+	sent int            // messages put in inst's inbox
+	// pending are messages to deliver, oldest first: those an ended scope
+	// left unread, then the newest from the queue.
+	pending []hubmqtt.Message
+}
+
+// run opens the scope on demand, delivers the queue in order, closes the
+// scope when idle, and retires the topic when the adapter stops or nothing
+// is left to do.
+func (w *worker) run() {
+	idle := time.NewTimer(w.c.a.opts.IdleTimeout)
 	defer idle.Stop()
 	for {
 		select {
-		case m := <-t.queue:
-			inst = c.deliver(c.ictx, t, inst, m)
-			idle.Reset(c.a.opts.IdleTimeout)
+		case m := <-w.t.queue:
+			w.pending = append(w.pending, w.c.message(m))
+			w.flush(w.c.ictx)
+		case <-w.instDone():
+			// The consumer returned by itself: give what it left unread to
+			// a new scope now rather than with the next message.
+			w.ended(w.c.ictx)
+			w.flush(w.c.ictx)
 		case <-idle.C:
-			c.closeScope(inst, "idle")
-			inst = nil
-			if c.retire(t) {
+			w.close("idle")
+			if len(w.pending) == 0 && w.c.retire(w.t) {
 				return
 			}
-			idle.Reset(c.a.opts.IdleTimeout)
-		case <-c.stopping:
-			c.drain(t, inst)
+			w.flush(w.c.ictx) // what the scope left unread, if anything
+		case <-w.c.stopping:
+			w.drain()
 			return
 		}
+		idle.Reset(w.c.a.opts.IdleTimeout)
+	}
+}
+
+// flush delivers the pending messages in order, opening a scope when there
+// is none. It returns early only when ctx ends (shutdown).
+func (w *worker) flush(ctx context.Context) {
+	for len(w.pending) > 0 {
+		if w.inst == nil && !w.open() {
+			w.drop("cannot open scope")
+			continue
+		}
+		err := w.inst.Deliver(ctx, w.pending[0])
+		switch {
+		case err == nil:
+			w.pending = w.pending[1:]
+			w.sent++
+		case errors.Is(err, core.ErrScopeClosed), errors.Is(err, core.ErrInboxFull):
+			if !w.ended(ctx) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// ended waits for an instance that ended under the worker and takes back
+// what it never read, to give to the next scope. A scope that read none of
+// its messages would refuse them forever, so then the oldest is dropped:
+// whatever ends a scope on its first message is not retried.
+func (w *worker) ended(ctx context.Context) bool {
+	select {
+	case <-w.inst.Done():
+	case <-ctx.Done():
+		return false
+	}
+	back := w.c.a.takeBack(w.inst.Scope())
+	read := w.sent - len(back)
+	w.pending = append(back, w.pending...)
+	w.inst, w.sent = nil, 0
+	if read == 0 && len(w.pending) > 0 {
+		w.drop("scope ended without reading it")
+	}
+	return true
+}
+
+// instDone is the open instance's Done channel, or nil (never ready).
+func (w *worker) instDone() <-chan struct{} {
+	if w.inst == nil {
+		return nil
+	}
+	return w.inst.Done()
+}
+
+func (w *worker) drop(why string) {
+	w.c.log.Error("message dropped", "topic", w.t.name, "why", why)
+	w.pending = w.pending[1:]
+}
+
+func (w *worker) open() bool {
+	scope := &core.Scope{
+		Type: "mqtt",
+		Key:  "mqtt:" + w.c.cfg.Name + ":" + w.t.name,
+		Path: w.t.name,
+	}
+	inst, err := w.c.a.rt.Start(w.c.ictx, scope, w.c.send)
+	if err != nil {
+		w.c.log.Error("cannot open scope", "scope", scope.Key, "err", err)
+		return false
+	}
+	w.inst, w.sent = inst, 0
+	return true
+}
+
+// close tells the scope it is over, waits for it to end, and takes back
+// what it left unread (a consumer that returned before its Disconnect).
+func (w *worker) close(reason string) {
+	if w.inst == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.c.ictx, closeGrace)
+	err := w.inst.Deliver(ctx, hubmqtt.Disconnect{Reason: reason})
+	cancel()
+	if err != nil && !errors.Is(err, core.ErrScopeClosed) {
+		w.c.log.Warn("could not deliver disconnect", "scope", w.inst.Scope().Key, "err", err)
+	}
+	w.inst.Stop(closeGrace)
+	w.pending = append(w.c.a.takeBack(w.inst.Scope()), w.pending...)
+	w.inst, w.sent = nil, 0
+}
+
+// drain delivers what was acknowledged but not yet delivered, so a clean
+// shutdown loses nothing, then closes the scope. A consumer that does not
+// take it within closeGrace loses the rest. Nothing is queued once stopping
+// is closed, except by an onMessage call that was already waiting, and that
+// one does not acknowledge what it queued.
+func (w *worker) drain() {
+	for len(w.t.queue) > 0 {
+		w.pending = append(w.pending, w.c.message(<-w.t.queue))
+	}
+	ctx, cancel := context.WithTimeout(w.c.ictx, closeGrace)
+	defer cancel()
+	w.flush(ctx)
+	w.close("shutdown")
+	if n := len(w.pending); n > 0 {
+		w.c.log.Warn("shutdown: consumer too slow; undelivered messages dropped", "topic", w.t.name, "dropped", n)
 	}
 }
 
@@ -64,80 +186,6 @@ func (c *conn) retire(t *topic) bool {
 	return true
 }
 
-// drain delivers what was acknowledged but not yet delivered, so a clean
-// shutdown loses nothing, then closes the scope. A consumer that does not
-// take it within closeGrace loses the rest. Nothing is queued once stopping
-// is closed, except by an onMessage call that was already waiting, and that
-// one does not acknowledge what it queued.
-func (c *conn) drain(t *topic, inst *core.Instance) {
-	ctx, cancel := context.WithTimeout(c.ictx, closeGrace)
-	defer cancel()
-	for len(t.queue) > 0 && ctx.Err() == nil {
-		inst = c.deliver(ctx, t, inst, <-t.queue)
-	}
-	if n := len(t.queue); n > 0 {
-		c.log.Warn("shutdown: consumer too slow; undelivered messages dropped", "topic", t.name, "dropped", n)
-	}
-	c.closeScope(inst, "shutdown")
-}
-
-// deliver puts one message in the topic's instance, opening one if there
-// is none or the last one has ended, and returns the instance to use next.
-func (c *conn) deliver(ctx context.Context, t *topic, inst *core.Instance, m paho.Message) *core.Instance {
-	ev := hubmqtt.Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Retained: m.Retained(), Broker: c.cfg.Name}
-	for range 2 {
-		if inst == nil {
-			var err error
-			if inst, err = c.open(t.name); err != nil {
-				c.log.Error("cannot open scope; message dropped", "topic", t.name, "err", err)
-				return nil
-			}
-		}
-		err := inst.Deliver(ctx, ev)
-		switch {
-		case err == nil:
-			return inst
-		case errors.Is(err, core.ErrScopeClosed):
-			inst = nil // the consumer returned by itself: a new scope takes the message
-		default: // ErrInboxFull (CloseScope policy) or shutdown: the policy said drop
-			c.log.Warn("message not delivered", "topic", t.name, "err", err)
-			return waitEnded(ctx, inst)
-		}
-	}
-	c.log.Error("scope ended at once twice; message dropped", "topic", t.name)
-	return nil
-}
-
-// waitEnded returns nil once a closing instance has ended, so the next
-// message opens a fresh scope and two never overlap.
-func waitEnded(ctx context.Context, inst *core.Instance) *core.Instance {
-	select {
-	case <-inst.Done():
-		return nil
-	case <-ctx.Done():
-		return inst
-	}
-}
-
-func (c *conn) open(name string) (*core.Instance, error) {
-	scope := &core.Scope{
-		Type: "mqtt",
-		Key:  "mqtt:" + c.cfg.Name + ":" + name,
-		Path: name,
-	}
-	return c.a.opts.Runtime.Start(c.ictx, scope, c.send)
-}
-
-// closeScope tells the instance its scope is over and waits for it to end.
-func (c *conn) closeScope(inst *core.Instance, reason string) {
-	if inst == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.ictx, closeGrace)
-	err := inst.Deliver(ctx, hubmqtt.Disconnect{Reason: reason})
-	cancel()
-	if err != nil && !errors.Is(err, core.ErrScopeClosed) {
-		c.log.Warn("could not deliver disconnect", "scope", inst.Scope().Key, "err", err)
-	}
-	inst.Stop(closeGrace)
+func (c *conn) message(m paho.Message) hubmqtt.Message {
+	return hubmqtt.Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Retained: m.Retained(), Broker: c.cfg.Name}
 }
