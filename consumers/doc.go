@@ -25,7 +25,11 @@
 // into a Go type; frames it cannot decode close that one socket with a
 // precise code (1003 binary, 1007 invalid JSON) and never the app.
 //
-// The consumer keeps little per connection (the hub's budget is 12 KiB per
-// idle socket): a WebSocketConn is a few words and allocates its dispatch
-// map only when On is first called.
+// [NewChat] is the chat consumer: one [ChatHandler] per conversation, on
+// every chat platform, with the common chat.* events and actions.
+//
+// The WebSocket consumer keeps little per connection (the hub's budget is
+// 12 KiB per idle socket): a WebSocketConn is a few words and needs a map
+// only for a second On type, and its idle loop keeps a lean stack so the
+// runtime can shrink it.
 package consumers

@@ -13,21 +13,28 @@
 //		}
 //	}
 //
+// A chat consumer is tested the same way, as one conversation:
+//
+//	conv := hubtest.Chat(t, consumers.NewChat(newEcho))
+//	conv.Say("hello")
+//	conv.Expect("[Welcome Anonymous!]", "You said: hello")
+//
 // A [Hub] is the shared part of a hub in a test: one channel layer (in
 // memory) and one store (a real SQLite file in t.TempDir()). Communicators
 // made from one Hub talk to each other through its groups, and
 // [Hub.Restart] closes and reopens the store to prove state survives a
-// restart. [WebSocket] is the shortcut for a communicator with a hub of its
-// own.
+// restart. [WebSocket] and [Chat] are the shortcuts for a communicator
+// with a hub of its own.
 //
-// The communicator plays the adapter's part, as adapters/websocket does: a
+// Communicators play the adapter's part, as adapters/websocket does. A
 // Close from the application is answered with a Disconnect carrying the
-// same code (the close handshake completes, and Disconnect is always a
-// scope's last event) or 1006 for a denied handshake, [Hub.Restart] closes
-// live sockets with 1001 like a hub shutting down, and an
-// application that returns without closing gets the close the adapter would
-// send: 1000 after a normal return, 1011 after an error or panic, 1013 when
-// its inbox overflowed.
+// same code (Disconnect is always a scope's last event), or 1006 for a
+// denied handshake; an application that returns without closing gets the
+// close the adapter would send: 1000 after a normal return, 1011 after an
+// error or panic, 1013 when its inbox overflowed. [Hub.Restart] ends live
+// sockets with 1001 and conversations with a "shutdown" Disconnect, like
+// a hub stopping. A chat message the consumer sends gets an id
+// ("sent-1", …), as a platform would give it.
 //
 // Every wait has a deadline (1 s unless [Timeout] says otherwise) and fails
 // the test with what was expected and what came instead. The one inherent

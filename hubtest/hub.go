@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/core/layer"
-	"github.com/hubhq/hub/core/websocket"
 	"github.com/hubhq/hub/store"
 )
 
@@ -36,6 +36,8 @@ type options struct {
 	inboxSize    int
 	policy       core.InboxPolicy
 	edit         []func(*core.Scope)
+	key          string      // Chat: the conversation key
+	sender       chat.Sender // Chat: who speaks
 }
 
 // Headers sets the request headers of the handshake ("Host" defaults to
@@ -103,7 +105,7 @@ type Hub struct {
 	seq    atomic.Int64
 
 	mu   sync.Mutex
-	live map[*WebSocketCommunicator]struct{}
+	live map[*session]struct{}
 }
 
 // NewHub returns a hub for one test, torn down by t.Cleanup: its live
@@ -117,7 +119,7 @@ func NewHub(t testing.TB, opts ...Option) *Hub {
 		t:       t,
 		opts:    apply(options{}, opts),
 		logger:  slog.New(slog.NewTextHandler(testWriter{t, done}, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime})),
-		live:    make(map[*WebSocketCommunicator]struct{}),
+		live:    make(map[*session]struct{}),
 	}
 	h.Layer = h.opts.layer
 	if h.Layer == nil {
@@ -145,13 +147,13 @@ func (h *Hub) openStore() {
 // (close code 1001) and closes the store it opened.
 func (h *Hub) shutdown() {
 	h.mu.Lock()
-	live := make([]*WebSocketCommunicator, 0, len(h.live))
+	live := make([]*session, 0, len(h.live))
 	for c := range h.live {
 		live = append(live, c)
 	}
 	h.mu.Unlock()
 	for _, c := range live {
-		c.stop(websocket.CloseGoingAway, true)
+		c.stop(true)
 	}
 	if h.db != nil {
 		if err := h.db.Close(); err != nil {
@@ -190,7 +192,7 @@ func (h *Hub) runtime(app core.Application, o options) *core.Runtime {
 		Logger: h.logger, Metrics: h.Metrics}
 }
 
-func (h *Hub) track(c *WebSocketCommunicator, live bool) {
+func (h *Hub) track(c *session, live bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if live {

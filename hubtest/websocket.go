@@ -1,14 +1,11 @@
 package hubtest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/websocket"
@@ -18,23 +15,12 @@ import (
 // WebsocketCommunicator). Its methods are for the test goroutine; the ones
 // without an error result fail the test with a clear message.
 type WebSocketCommunicator struct {
-	t       testing.TB
-	hub     *Hub
-	path    string
-	scope   *core.Scope
-	inst    *core.Instance
-	timeout time.Duration
-	ctx     context.Context // ends when the communicator is cleaned up
-	cancel  context.CancelFunc
-	started chan struct{} // closed once inst is set
+	*session
 
-	mu          sync.Mutex
-	out         []core.Event  // actions the application sent, not yet read
-	notify      chan struct{} // signalled (capacity 1) when out grows or the scope ends
-	connected   bool          // Connect was sent
-	accepted    bool          // the application accepted
-	closed      bool          // a close happened, from either side
-	ended       bool          // the application returned
+	// guarded by session.mu
+	connected   bool // Connect was sent
+	accepted    bool // the application accepted
+	closed      bool // a close happened, from either side
 	subprotocol string
 }
 
@@ -49,12 +35,11 @@ func WebSocket(t testing.TB, app core.Application, path string, opts ...Option) 
 // WebSocket starts app for one socket at path on this hub. Options given
 // here apply to this communicator only.
 func (h *Hub) WebSocket(app core.Application, path string, opts ...Option) *WebSocketCommunicator {
-	t := h.t
-	t.Helper()
+	h.t.Helper()
 	o := apply(h.opts, opts)
 	u, err := url.Parse(path)
 	if err != nil || u.Path == "" || u.Path[0] != '/' {
-		t.Fatalf("hubtest: path %q must be an absolute path", path)
+		h.t.Fatalf("hubtest: path %q must be an absolute path", path)
 	}
 	key, client := h.nextKey("websocket")
 	headers := o.headers.Clone()
@@ -66,49 +51,31 @@ func (h *Hub) WebSocket(app core.Application, path string, opts ...Option) *WebS
 	}
 	scope := &core.Scope{Type: "websocket", Key: key, Path: u.Path, RawQuery: u.RawQuery,
 		Headers: headers, Client: client, Subprotocols: o.subprotocols}
-	for _, edit := range o.edit {
-		edit(scope)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &WebSocketCommunicator{t: t, hub: h, path: u.Path, scope: scope, timeout: o.timeout,
-		ctx: ctx, cancel: cancel, started: make(chan struct{}), notify: make(chan struct{}, 1)}
-	inst, err := h.runtime(app, o).Start(ctx, scope, c.record)
-	if err != nil {
-		cancel()
-		t.Fatalf("hubtest: start %s: %v", path, err)
-	}
-	c.inst = inst
-	close(c.started)
-	h.track(c, true)
-	go c.watch()
-	t.Cleanup(func() { c.stop(websocket.CloseNormal, false) })
+	c := &WebSocketCommunicator{session: newSession(h, o, scope, u.Path)}
+	c.onAction, c.onEnd, c.farewell = c.action, c.end, c.goodbye
+	c.start(app, o)
 	return c
 }
 
-// record is the application's SendFunc: it keeps every action for the test
-// to read and, like an adapter, answers a Close with a Disconnect.
-func (c *WebSocketCommunicator) record(ctx context.Context, ev core.Event) error {
+// action records what the application sent and, like an adapter, answers a
+// Close with a Disconnect: with the same code once the socket was open, or
+// 1006 for a denied handshake (Daphne's code for a socket that never opened).
+func (c *WebSocketCommunicator) action(ev core.Event) core.Event {
 	ev = deref(ev)
-	c.mu.Lock()
-	if c.ended {
-		c.mu.Unlock()
-		return core.ErrScopeClosed
-	}
-	c.out = append(c.out, ev)
-	if cl, ok := ev.(websocket.Close); ok && !c.closed {
-		c.closed = true
-		code := cl.Code
-		if !c.accepted {
-			code = websocket.CloseAbnormal // a denied socket never opened (Daphne's 1006)
-		}
-		go c.deliverDisconnect(code)
-	}
-	if _, ok := ev.(websocket.Accept); ok {
+	switch ev := ev.(type) {
+	case websocket.Accept:
 		c.accepted = true
+	case websocket.Close:
+		if !c.closed {
+			c.closed = true
+			code := ev.Code
+			if !c.accepted {
+				code = websocket.CloseAbnormal
+			}
+			c.deliverLater(websocket.Disconnect{Code: code})
+		}
 	}
-	c.mu.Unlock()
-	c.signal()
-	return nil
+	return ev
 }
 
 // deref turns pointers to websocket actions into values, so tests compare
@@ -125,32 +92,13 @@ func deref(ev core.Event) core.Event {
 	return ev
 }
 
-func (c *WebSocketCommunicator) deliverDisconnect(code int) {
-	<-c.started
-	_ = c.inst.Deliver(c.ctx, websocket.Disconnect{Code: code})
-}
-
-func (c *WebSocketCommunicator) signal() {
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-// watch waits for the application to return and then closes the socket as
-// the adapter would, if the application did not close it itself.
-func (c *WebSocketCommunicator) watch() {
-	<-c.inst.Done()
-	err := c.inst.Err()
-	c.mu.Lock()
+// end closes the socket as the adapter does when the application returns
+// without closing it.
+func (c *WebSocketCommunicator) end(err error) {
 	if !c.closed {
 		c.closed = true
 		c.out = append(c.out, adapterClose(err))
 	}
-	c.ended = true
-	c.mu.Unlock()
-	c.signal()
-	c.hub.track(c, false)
 }
 
 // adapterClose is the close the WebSocket adapter sends when an application
@@ -166,34 +114,20 @@ func adapterClose(err error) websocket.Close {
 	}
 }
 
-// stop ends the scope if it is still running: the socket goes away with
-// code — closed by the hub when byHub (the client sees that close), else by
-// the client — and the application is cancelled if it does not return in
-// time.
-func (c *WebSocketCommunicator) stop(code int, byHub bool) {
-	select {
-	case <-c.inst.Done():
-	default:
-		c.mu.Lock()
-		wasClosed := c.closed
-		c.closed = true
-		if !wasClosed && byHub {
-			c.out = append(c.out, websocket.Close{Code: code, Reason: "hub stopping"})
-		}
-		c.mu.Unlock()
-		c.signal()
-		if !wasClosed {
-			_ = c.deliver(websocket.Disconnect{Code: code})
-		}
-		c.inst.Stop(c.timeout)
+// goodbye is the Disconnect of a socket still open when the session stops:
+// the hub closes it with 1001 (and the client sees that close), or the
+// test is over and the client leaves with 1000.
+func (c *WebSocketCommunicator) goodbye(byHub bool) core.Event {
+	if c.closed {
+		return nil
 	}
-	c.cancel()
-	<-c.inst.Done()
-	c.hub.track(c, false)
+	c.closed = true
+	if byHub {
+		c.out = append(c.out, websocket.Close{Code: websocket.CloseGoingAway, Reason: "hub stopping"})
+		return websocket.Disconnect{Code: websocket.CloseGoingAway}
+	}
+	return websocket.Disconnect{Code: websocket.CloseNormal}
 }
-
-// Scope is the socket's scope: its channel name, state, route params.
-func (c *WebSocketCommunicator) Scope() *core.Scope { return c.scope }
 
 // Subprotocol is the subprotocol the application accepted with.
 func (c *WebSocketCommunicator) Subprotocol() string {
@@ -209,9 +143,9 @@ func (c *WebSocketCommunicator) Connect() (accepted bool, subprotocol string) {
 	accepted, code, err := c.TryConnect()
 	switch {
 	case err != nil:
-		c.t.Fatalf("hubtest: %s: connect: %v", c.path, err)
+		c.t.Fatalf("hubtest: %s: connect: %v", c.label, err)
 	case !accepted:
-		c.t.Fatalf("hubtest: %s: connect was denied (close code %d)", c.path, code)
+		c.t.Fatalf("hubtest: %s: connect was denied (close code %d)", c.label, code)
 	}
 	return true, c.Subprotocol()
 }
@@ -224,9 +158,9 @@ func (c *WebSocketCommunicator) ConnectDenied() (code int) {
 	accepted, code, err := c.TryConnect()
 	switch {
 	case err != nil:
-		c.t.Fatalf("hubtest: %s: connect: %v", c.path, err)
+		c.t.Fatalf("hubtest: %s: connect: %v", c.label, err)
 	case accepted:
-		c.t.Fatalf("hubtest: %s: connect was accepted; want it denied", c.path)
+		c.t.Fatalf("hubtest: %s: connect was accepted; want it denied", c.label)
 	}
 	return code
 }
@@ -281,72 +215,9 @@ func (c *WebSocketCommunicator) SendJSON(v any) {
 	c.t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
-		c.t.Fatalf("hubtest: %s: encode JSON: %v", c.path, err)
+		c.t.Fatalf("hubtest: %s: encode JSON: %v", c.label, err)
 	}
 	c.mustDeliver(websocket.Receive{Text: string(b)})
-}
-
-func (c *WebSocketCommunicator) mustDeliver(ev core.Event) {
-	c.t.Helper()
-	if err := c.deliver(ev); err != nil {
-		c.t.Fatalf("hubtest: %s: send %s: %v", c.path, ev.Type(), err)
-	}
-}
-
-// deliver puts a client event in the application's inbox, waiting at most
-// the timeout for room (the runtime's Block policy is backpressure).
-func (c *WebSocketCommunicator) deliver(ev core.Event) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
-	defer cancel()
-	err := c.inst.Deliver(ctx, ev)
-	switch {
-	case errors.Is(err, core.ErrInboxFull):
-		return nil // the frame was sent; the hub closes the socket (1013)
-	case errors.Is(err, core.ErrScopeClosed):
-		return fmt.Errorf("the application has already returned (%v)", c.inst.Err())
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("the inbox stayed full for %v", c.timeout)
-	}
-	return err
-}
-
-// ReceiveOutput waits up to timeout (0: the communicator's) for the next
-// action the application sent: websocket.Accept, Send or Close.
-func (c *WebSocketCommunicator) ReceiveOutput(timeout time.Duration) (core.Event, error) {
-	if timeout <= 0 {
-		timeout = c.timeout
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		if len(c.out) > 0 {
-			ev := c.out[0]
-			c.out[0] = nil
-			c.out = c.out[1:]
-			c.mu.Unlock()
-			return ev, nil
-		}
-		ended := c.ended
-		c.mu.Unlock()
-		if ended {
-			return nil, fmt.Errorf("hubtest: %s: the application has returned (%v) and sent nothing more", c.path, c.inst.Err())
-		}
-		select {
-		case <-c.notify:
-		case <-deadline.C:
-			return nil, fmt.Errorf("hubtest: %s: the application sent nothing within %v", c.path, timeout)
-		}
-	}
-}
-
-func (c *WebSocketCommunicator) mustReceive(want string) core.Event {
-	c.t.Helper()
-	ev, err := c.ReceiveOutput(0)
-	if err != nil {
-		c.t.Fatalf("%v; want %s", err, want)
-	}
-	return ev
 }
 
 // ReceiveText waits for a text frame and returns it.
@@ -356,7 +227,7 @@ func (c *WebSocketCommunicator) ReceiveText() string {
 	if s, ok := ev.(websocket.Send); ok && s.Bytes == nil {
 		return s.Text
 	}
-	c.t.Fatalf("hubtest: %s: want a text frame, got %s", c.path, describe(ev))
+	c.t.Fatalf("hubtest: %s: want a text frame, got %s", c.label, describe(ev))
 	return ""
 }
 
@@ -367,7 +238,7 @@ func (c *WebSocketCommunicator) ReceiveBytes() []byte {
 	if s, ok := ev.(websocket.Send); ok && s.Bytes != nil {
 		return s.Bytes
 	}
-	c.t.Fatalf("hubtest: %s: want a binary frame, got %s", c.path, describe(ev))
+	c.t.Fatalf("hubtest: %s: want a binary frame, got %s", c.label, describe(ev))
 	return nil
 }
 
@@ -376,16 +247,7 @@ func (c *WebSocketCommunicator) ReceiveJSON(v any) {
 	c.t.Helper()
 	text := c.ReceiveText()
 	if err := json.Unmarshal([]byte(text), v); err != nil {
-		c.t.Fatalf("hubtest: %s: text frame %q is not JSON for %T: %v", c.path, text, v, err)
-	}
-}
-
-// ExpectNothing fails the test if the application sends anything within
-// NothingWindow (50 ms); see the package doc for why a window is inherent.
-func (c *WebSocketCommunicator) ExpectNothing() {
-	c.t.Helper()
-	if ev, err := c.ReceiveOutput(NothingWindow); err == nil {
-		c.t.Fatalf("hubtest: %s: want nothing, got %s", c.path, describe(ev))
+		c.t.Fatalf("hubtest: %s: text frame %q is not JSON for %T: %v", c.label, text, v, err)
 	}
 }
 
@@ -397,7 +259,7 @@ func (c *WebSocketCommunicator) ExpectClose(code int) (reason string) {
 	ev := c.mustReceive(fmt.Sprintf("a close with code %d", code))
 	cl, ok := ev.(websocket.Close)
 	if !ok || cl.Code != code {
-		c.t.Fatalf("hubtest: %s: want a close with code %d, got %s", c.path, code, describe(ev))
+		c.t.Fatalf("hubtest: %s: want a close with code %d, got %s", c.label, code, describe(ev))
 	}
 	return cl.Reason
 }
@@ -410,58 +272,9 @@ func (c *WebSocketCommunicator) Disconnect(code int) {
 	c.closed = true
 	c.mu.Unlock()
 	if err := c.deliver(websocket.Disconnect{Code: code}); err != nil && !c.isDone() {
-		c.t.Fatalf("hubtest: %s: disconnect: %v", c.path, err)
+		c.t.Fatalf("hubtest: %s: disconnect: %v", c.label, err)
 	}
 	if _, err := c.wait(); err != nil {
-		c.t.Fatalf("hubtest: %s: after disconnect: %v", c.path, err)
+		c.t.Fatalf("hubtest: %s: after disconnect: %v", c.label, err)
 	}
-}
-
-// Wait waits for the application to return and gives its error: nil for a
-// normal end, else the error or panic that ended the scope.
-func (c *WebSocketCommunicator) Wait() error {
-	c.t.Helper()
-	appErr, err := c.wait()
-	if err != nil {
-		c.t.Fatalf("hubtest: %s: %v", c.path, err)
-	}
-	return appErr
-}
-
-func (c *WebSocketCommunicator) wait() (appErr, err error) {
-	t := time.NewTimer(c.timeout)
-	defer t.Stop()
-	select {
-	case <-c.inst.Done():
-		return c.inst.Err(), nil
-	case <-t.C:
-		return nil, fmt.Errorf("the application did not return within %v", c.timeout)
-	}
-}
-
-func (c *WebSocketCommunicator) isDone() bool {
-	select {
-	case <-c.inst.Done():
-		return true
-	default:
-		return false
-	}
-}
-
-// describe renders an event for a failure message.
-func describe(ev core.Event) string {
-	switch ev := ev.(type) {
-	case websocket.Accept:
-		return fmt.Sprintf("websocket.accept (subprotocol %q)", ev.Subprotocol)
-	case websocket.Send:
-		if ev.Bytes != nil {
-			return fmt.Sprintf("a binary frame (% x)", ev.Bytes)
-		}
-		return fmt.Sprintf("a text frame %q", ev.Text)
-	case websocket.Close:
-		return fmt.Sprintf("websocket.close (code %d, reason %q)", ev.Code, ev.Reason)
-	case nil:
-		return "nothing"
-	}
-	return fmt.Sprintf("%s %+v", ev.Type(), ev)
 }
