@@ -148,10 +148,7 @@ func (m *member) sendHistory(c *consumers.WebSocketConn) error {
 // ReceiveJSON stores the client's line and sends it to the room's group;
 // the sender gets it back through the group like everyone else.
 func (m *member) ReceiveJSON(c *consumers.WebSocketConn, in Inbound) error {
-	user := strings.TrimSpace(in.User)
-	if user == "" {
-		user = "Anonymous"
-	}
+	user := m.user(c, in.User)
 	switch {
 	case strings.TrimSpace(in.Message) == "":
 		return c.SendJSON(errorFrame("empty message"))
@@ -167,6 +164,19 @@ func (m *member) ReceiveJSON(c *consumers.WebSocketConn, in Inbound) error {
 	return c.GroupSend(Group(m.room), layer.Message{
 		"type": MessageType, "message": e.Message, "user": e.User, "room": m.room, "id": e.ID,
 	})
+}
+
+// user is who speaks: the authenticated user when auth middleware set one
+// (a client cannot speak in another's name), else the name the client
+// gave, else Anonymous.
+func (m *member) user(c *consumers.WebSocketConn, given string) string {
+	if u := c.Scope.User; u != nil && u.Name != "" {
+		return u.Name
+	}
+	if given = strings.TrimSpace(given); given != "" {
+		return given
+	}
+	return "Anonymous"
 }
 
 // forward passes a line from the room's group to the client. Lines from

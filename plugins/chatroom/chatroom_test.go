@@ -295,3 +295,13 @@ func TestWithoutStoreOrHistory(t *testing.T) {
 	c.SendJSON(chatroom.Inbound{Message: "hi"})
 	expect(t, c, chatroom.Outbound{Message: "hi", User: "Anonymous", Room: "lobby"})
 }
+
+func TestAuthenticatedUserCannotBeImpersonated(t *testing.T) {
+	hub, _ := newHub(t)
+	ada := hub.WebSocket(app(), "/ws/chat/lobby/", hubtest.ScopeFunc(func(s *core.Scope) {
+		s.User = &core.User{ID: "7", Name: "ada"}
+	}))
+	ada.Connect()
+	ada.SendJSON(chatroom.Inbound{Message: "hi", User: "the admin"})
+	expect(t, ada, chatroom.Outbound{Message: "hi", User: "ada", Room: "lobby"})
+}
