@@ -108,6 +108,32 @@ type Adapter struct {
 	shutdown bool
 	closing  chan struct{} // closed by Shutdown: handshakes give up
 	wg       sync.WaitGroup
+
+	pollStart, pollStop sync.Once
+	poll                *poller // parks idle sockets; nil where unsupported
+}
+
+// poller starts the poller with the first idle socket.
+func (a *Adapter) poller() *poller {
+	a.pollStart.Do(func() {
+		p, err := newPoller()
+		if err != nil {
+			a.log.Debug("websocket: no poller; idle sockets keep their reader", "err", err)
+			return
+		}
+		a.poll = p
+	})
+	return a.poll
+}
+
+// stopPoller stops the poller, and keeps a new one from starting.
+func (a *Adapter) stopPoller() {
+	a.pollStart.Do(func() {})
+	a.pollStop.Do(func() {
+		if a.poll != nil {
+			a.poll.stop()
+		}
+	})
 }
 
 // New returns an adapter that runs one instance of rt's application per
@@ -139,8 +165,9 @@ func New(rt *core.Runtime, opts Options) *Adapter {
 	a.rt.App = watch(rt.App)
 	a.upgrader = gorilla.Upgrader{
 		HandshakeTimeout: opts.WriteTimeout,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferPool:  new(sync.Pool),
+		// 0: gorilla reads through the adapter's own bufio.Reader (see hijacker).
+		ReadBufferSize:  0,
+		WriteBufferPool: new(sync.Pool),
 		// The application decides on origins (websocket.OriginValidator),
 		// so the upgrade itself accepts every one.
 		CheckOrigin: func(*http.Request) bool { return true },
@@ -195,7 +222,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.done(c)
 		return
 	}
-	go c.readLoop() // a fresh goroutine: ServeHTTP returns, and net/http frees the request's buffers
+	go c.readLoop(false) // a fresh goroutine: ServeHTTP returns, and net/http frees the request's buffers
 }
 
 var errShutdown = errors.New("websocket: adapter shut down")
@@ -280,6 +307,7 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-idle:
+		a.stopPoller()
 		return nil
 	case <-ctx.Done():
 	}
@@ -289,5 +317,6 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 		c.drop()
 	}
 	a.mu.Unlock()
+	a.stopPoller()
 	return fmt.Errorf("websocket: shutdown: %w", ctx.Err())
 }

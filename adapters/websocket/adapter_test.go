@@ -501,6 +501,10 @@ func TestCyclesLeaveNothing(t *testing.T) {
 		return echo(nil)(ctx, scope, inbox, send)
 	})
 	h := newHub(t, app, Options{})
+	warm := h.dial("/") // starts what lives as long as the adapter (the poller)
+	roundTrip(t, warm, "warm up")
+	warm.Close()
+	h.settled()
 	base := runtime.NumGoroutine()
 	for i := range 200 {
 		c := h.dial("/")
@@ -550,4 +554,36 @@ func TestConcurrentSends(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestPipelinedFrames: frames that arrive in one TCP segment, pongs among
+// them, are all read, whether the reader is running or parked.
+func TestPipelinedFrames(t *testing.T) {
+	h := newHub(t, echo(nil), Options{})
+	c := h.dial("/")
+	roundTrip(t, c, "first") // the reader has parked since
+	var burst []byte
+	for _, f := range []struct {
+		op      byte
+		payload string
+	}{{0x1, "a"}, {0xa, "pong"}, {0x1, "b"}, {0xa, ""}, {0x2, "c"}, {0x1, "d"}} {
+		burst = append(burst, maskedFrame(f.op, []byte(f.payload))...)
+	}
+	if _, err := c.NetConn().Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a", "b", "c", "d"} {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	roundTrip(t, c, "last")
+}
+
+// maskedFrame builds one final client frame with a zero mask, which leaves
+// the payload as it is.
+func maskedFrame(op byte, payload []byte) []byte {
+	f := []byte{0x80 | op, 0x80 | byte(len(payload)), 0, 0, 0, 0}
+	return append(f, payload...)
 }

@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -34,6 +35,7 @@ type conn struct {
 	scope *core.Scope
 	inst  *core.Instance
 	ws    *gorilla.Conn // set with state open, under mu
+	br    *bufio.Reader // gorilla's read buffer (nil if gorilla made its own)
 
 	mu        sync.Mutex
 	state     connState
@@ -43,6 +45,11 @@ type conn struct {
 	pingDue   bool
 	closeSent bool   // the close frame is written (or cannot be)
 	lingering bool   // drain the client's data before closing
+	parked    bool   // no reader: the socket waits in the poller
+	noPark    bool   // the socket cannot be parked (TLS)
+	pollID    int32  // the socket's id in the poller, 0 before its first park
+	seen      time.Time
+	closer    *time.Timer // drops a socket whose client does not answer the close
 	code      int    // the close code decided, 0 while open
 	reason    string //
 	pinger    *time.Timer
@@ -281,11 +288,17 @@ func (c *conn) startClose(code int, reason string, discard bool) bool {
 	return true
 }
 
-// ping is the ping timer's callback.
+// ping is the ping timer's callback. It also drops a client silent for
+// PongTimeout: a parked socket has no read deadline running.
 func (c *conn) ping() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != stateOpen {
+		return
+	}
+	if time.Since(c.seen) > c.a.opts.PongTimeout {
+		c.a.log.Debug("websocket: no pong in time; dropping", "scope", c.scope.Key, "timeout", c.a.opts.PongTimeout)
+		go c.drop() // drop takes mu
 		return
 	}
 	c.pingDue = true
@@ -332,8 +345,15 @@ func (c *conn) flush() {
 			c.mu.Unlock()
 			err = c.ws.WriteControl(gorilla.CloseMessage, gorilla.FormatCloseMessage(code, reason), c.deadline())
 			if err == nil {
-				// Wait a little for the client's answer, no longer.
-				_ = c.ws.SetReadDeadline(time.Now().Add(min(closeWait, c.a.opts.CloseTimeout)))
+				// Wait a little for the client's answer, no longer: the
+				// deadline ends a reader waiting for it, the timer a parked socket.
+				wait := min(closeWait, c.a.opts.CloseTimeout)
+				_ = c.ws.SetReadDeadline(time.Now().Add(wait))
+				c.mu.Lock()
+				if c.state != stateClosed {
+					c.closer = time.AfterFunc(wait, c.drop)
+				}
+				c.mu.Unlock()
 			}
 		default:
 			c.flushing = false
@@ -378,45 +398,71 @@ func (c *conn) writeFailed(err error) {
 }
 
 // drop closes the network connection under the reader, which then tears
-// the connection down.
+// the connection down. It is safe to call at any time, repeatedly.
 func (c *conn) drop() {
 	c.mu.Lock()
-	conn := c.ws
+	conn, parked := c.ws, c.parked
+	c.parked = false
 	c.mu.Unlock()
-	if conn != nil {
-		_ = conn.NetConn().Close()
+	if conn == nil {
+		return
+	}
+	if parked {
+		c.a.poll.forget(c)
+	}
+	_ = conn.NetConn().Close()
+	if parked {
+		go c.readLoop(true) // a parked socket has no reader to notice: start one
 	}
 }
 
-// touch extends the read deadline: the client is alive. Once closing, the
-// deadline is the close's and stays.
+// touch records that the client is alive and extends the read deadline.
+// Once closing, the deadline is the close's and stays.
 func (c *conn) touch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state == stateOpen {
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.a.opts.PongTimeout))
+		c.seen = time.Now()
+		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
 	}
 }
 
 // readLoop is the connection's goroutine from the upgrade on: it reads
 // frames into the instance's inbox until the socket ends, then tears it down.
-func (c *conn) readLoop() {
-	code, reason := c.read()
-	c.teardown(code, reason)
+//
+// woken is true for a reader started because the socket has something to
+// read: it reads before it may park again.
+func (c *conn) readLoop(woken bool) {
+	if code, reason, parked := c.read(woken); !parked {
+		c.teardown(code, reason)
+	}
 }
 
-// read delivers frames until the socket ends and returns the close code the
-// client gave (1006 if none).
-func (c *conn) read() (code int, reason string) {
-	for {
+// read delivers frames until the socket ends, returning the close code the
+// client gave (1006 if none), or until it is parked with nothing to read.
+func (c *conn) read(woken bool) (code int, reason string, parked bool) {
+	for mayPark := !woken; ; mayPark = true {
+		if mayPark && c.br != nil && c.br.Buffered() == 0 && c.park() {
+			return 0, "", true
+		}
+		pong, err := c.skipPong()
+		if err != nil {
+			code, reason = c.readEnded(err)
+			return code, reason, false
+		}
+		if pong {
+			continue
+		}
 		kind, r, err := c.ws.NextReader()
 		if err != nil {
-			return c.readEnded(err)
+			code, reason = c.readEnded(err)
+			return code, reason, false
 		}
 		c.touch()
 		data, err := io.ReadAll(r)
 		if err != nil {
-			return c.readEnded(err)
+			code, reason = c.readEnded(err)
+			return code, reason, false
 		}
 		var ev ws.Receive
 		if kind == gorilla.TextMessage {
@@ -440,6 +486,71 @@ func (c *conn) read() (code int, reason string) {
 		// Any other error means the instance has ended (its end closes the
 		// socket) or the adapter is dropping every socket.
 	}
+}
+
+// park hands an idle socket to the adapter's poller and reports whether this
+// reader goroutine must now end. A closing socket is not parked: its reader
+// waits for the client's close frame with a deadline.
+func (c *conn) park() bool {
+	c.mu.Lock()
+	if c.state != stateOpen || c.noPark {
+		c.mu.Unlock()
+		return false
+	}
+	c.parked = true // before registering: the wake-up may come at once
+	c.mu.Unlock()
+	p := c.a.poller()
+	err := errors.ErrUnsupported
+	if p != nil {
+		err = p.park(c)
+	}
+	if err == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mine := c.parked
+	c.parked = false
+	c.noPark = c.noPark || errors.Is(err, errors.ErrUnsupported)
+	return !mine // drop took the socket over meanwhile and started its own reader
+}
+
+// wake starts a reader for a parked socket the client has sent something on.
+func (c *conn) wake() {
+	c.mu.Lock()
+	parked := c.parked
+	c.parked = false
+	c.mu.Unlock()
+	if parked {
+		go c.readLoop(true)
+	}
+}
+
+// skipPong waits until the next frame starts to arrive, in bufio rather
+// than deep inside gorilla, so an idle socket's reader has a small stack,
+// and consumes it if it is a pong. Pongs only prove the client alive;
+// gorilla would handle one and then wait deep in its own frames for the
+// next data frame, where the socket can be neither parked nor shrunk.
+func (c *conn) skipPong() (bool, error) {
+	if c.br == nil {
+		return false, nil
+	}
+	p, err := c.br.Peek(2)
+	if err != nil {
+		return false, err
+	}
+	const pong, final, masked = 0x0a, 0x80, 0x80
+	n := int(p[1] &^ masked)
+	if p[0] != final|pong || p[1]&masked == 0 || n > 125 {
+		return false, nil // anything else, even a malformed pong, is gorilla's to read
+	}
+	n += 2 + 4 // header and mask
+	if _, err := c.br.Peek(n); err != nil {
+		return false, err
+	}
+	_, _ = c.br.Discard(n)
+	c.touch()
+	return true, nil
 }
 
 // readEnded maps a read error to a close code. Over the size limit, gorilla
@@ -509,6 +620,9 @@ func (c *conn) teardown(code int, reason string) {
 	c.state = stateClosed
 	c.queue = nil
 	c.pinger.Stop()
+	if c.closer != nil {
+		c.closer.Stop()
+	}
 	linger := c.lingering
 	c.mu.Unlock()
 	c.closeNet(linger) // a running flusher fails and exits

@@ -1,8 +1,10 @@
 package websocket
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -50,18 +52,18 @@ func (c *conn) handshake(w http.ResponseWriter, r *http.Request) bool {
 				return true
 			}
 			a.log.Warn("websocket: upgrade failed", "scope", c.scope.Key, "err", err)
-			c.refuse(w, 0) // gorilla has answered the client already
+			c.refuse(w, 0, ws.CloseAbnormal) // gorilla has answered the client already
 		case ws.Close:
 			a.log.Debug("websocket: handshake denied", "scope", c.scope.Key, "code", ev.Code, "reason", ev.Reason)
-			c.refuse(w, http.StatusForbidden)
+			c.refuse(w, http.StatusForbidden, ws.CloseAbnormal)
 		case appEnded:
-			c.refuse(w, c.endedStatus(ev.err))
+			c.refuse(w, c.endedStatus(ev.err), ws.CloseAbnormal)
 		}
 	case <-timer.C:
 		a.log.Warn("websocket: application neither accepted nor closed in time", "scope", c.scope.Key, "timeout", a.opts.HandshakeTimeout)
-		c.refuse(w, http.StatusGatewayTimeout)
+		c.refuse(w, http.StatusGatewayTimeout, ws.CloseAbnormal)
 	case <-a.closing:
-		c.refuse(w, http.StatusServiceUnavailable)
+		c.refuse(w, http.StatusServiceUnavailable, ws.CloseGoingAway)
 	}
 	return false
 }
@@ -84,15 +86,15 @@ func (c *conn) endedStatus(err error) int {
 
 // refuse ends a handshake that did not open a socket: it answers the client
 // with status (0: already answered), then gives the application its
-// Disconnect (1006, as Daphne does for a socket that never opened) and stops
-// it.
-func (c *conn) refuse(w http.ResponseWriter, status int) {
+// Disconnect and stops it. The code is 1006, as Daphne gives a socket that
+// never opened, or 1001 when the hub is shutting down.
+func (c *conn) refuse(w http.ResponseWriter, status, code int) {
 	c.endHandshake(stateClosed)
 	if status != 0 {
 		http.Error(w, http.StatusText(status), status)
 		_ = http.NewResponseController(w).Flush() // answer now, not after the instance stops
 	}
-	c.stop(ws.Disconnect{Code: ws.CloseAbnormal})
+	c.stop(ws.Disconnect{Code: code})
 }
 
 // endHandshake moves the connection out of the handshake: pending and later
@@ -124,7 +126,8 @@ func (c *conn) upgrade(w http.ResponseWriter, r *http.Request, acc ws.Accept) er
 		}
 		header.Set("Sec-WebSocket-Protocol", acc.Subprotocol)
 	}
-	conn, err := c.a.upgrader.Upgrade(w, r, header)
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := c.a.upgrader.Upgrade(hj, r, header)
 	if err != nil {
 		return fmt.Errorf("websocket: accept %s: %w", c.scope.Key, err)
 	}
@@ -133,7 +136,8 @@ func (c *conn) upgrade(w http.ResponseWriter, r *http.Request, acc ws.Accept) er
 	conn.SetPongHandler(func(string) error { c.touch(); return nil })
 	_ = conn.SetReadDeadline(time.Now().Add(o.PongTimeout))
 	c.mu.Lock()
-	c.ws = conn
+	c.ws, c.br = conn, hj.br
+	c.seen = time.Now()
 	c.endHandshakeLocked(stateOpen)
 	c.pinger = time.AfterFunc(o.PingInterval, c.ping) // its callback takes mu, so it sees pinger set
 	c.mu.Unlock()
@@ -144,4 +148,24 @@ func (c *conn) upgrade(w http.ResponseWriter, r *http.Request, acc ws.Accept) er
 	}
 	c.a.log.Debug("websocket: accepted", "scope", c.scope.Key, "path", c.scope.Path, "subprotocol", acc.Subprotocol, "client", c.scope.Client)
 	return nil
+}
+
+// hijacker hands gorilla a read buffer the adapter can see into. With
+// Upgrader.ReadBufferSize 0, gorilla adopts the hijacked bufio.Reader when
+// it holds more than 256 bytes; giving it this one lets the reader wait for
+// the next frame in bufio (a shallow stack, so an idle socket's goroutine
+// stays small) and consume pongs itself.
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+// Hijack implements http.Hijacker.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err // gorilla refuses a client that spoke before the handshake ended
+	}
+	h.br = bufio.NewReaderSize(nc, readBufferSize)
+	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
