@@ -43,15 +43,15 @@ type conn struct {
 	queue     []frame    // frames waiting for the flusher
 	flushing  bool       // a flusher goroutine is running
 	pingDue   bool
-	closeSent bool   // the close frame is written (or cannot be)
-	lingering bool   // drain the client's data before closing
-	parked    bool   // no reader: the socket waits in the poller
-	noPark    bool   // the socket cannot be parked (TLS)
-	pollID    int32  // the socket's id in the poller, 0 before its first park
+	closeSent bool  // the close frame is written (or cannot be)
+	lingering bool  // drain the client's data before closing
+	parked    bool  // no reader: the socket waits in the poller
+	noPark    bool  // the socket cannot be parked (TLS)
+	pollID    int32 // the socket's id in the poller, 0 before its first park
 	seen      time.Time
 	closer    *time.Timer // drops a socket whose client does not answer the close
-	code      int    // the close code decided, 0 while open
-	reason    string //
+	code      int         // the close code decided, 0 while open
+	reason    string      //
 	pinger    *time.Timer
 }
 
