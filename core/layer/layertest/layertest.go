@@ -210,6 +210,9 @@ func testFIFO(t *testing.T, l layer.Layer) {
 		receive(t, l, ch, "test.fifo", i)
 	}
 	expectNothing(t, l, ch)
+	if sr, ok := l.(layer.StatsReporter); ok && sr.Stats().Sent < 5 {
+		t.Errorf("Stats().Sent = %d after 5 sends", sr.Stats().Sent)
+	}
 }
 
 func testFixedNameFIFO(t *testing.T, l layer.Layer) {

@@ -166,7 +166,9 @@ func (l *Layer) handleGroup(group string, m *nats.Msg) {
 		if i > 0 { // each receiver owns its map
 			mm = cloneMessage(msg)
 		}
-		if !l.push(ch, mm) {
+		if l.push(ch, mm) {
+			l.sent.Add(1)
+		} else {
 			l.groupDrop.Add(1)
 		}
 	}

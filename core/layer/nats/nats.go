@@ -152,9 +152,9 @@ func (l *Layer) Close() error {
 	return nil
 }
 
-// Stats implements layer.StatsReporter. Sent counts messages this process
-// took into its queues; GroupDrop counts group messages its full members
-// skipped.
+// Stats implements layer.StatsReporter. Sent counts accepted Sends from
+// this process and group deliveries into its members; GroupDrop counts group
+// messages its full members skipped.
 func (l *Layer) Stats() layer.Stats {
 	return layer.Stats{Sent: l.sent.Load(), Full: l.full.Load(), GroupDrop: l.groupDrop.Load(), Expired: l.expired.Load()}
 }
@@ -182,6 +182,7 @@ func (l *Layer) Send(ctx context.Context, channel string, msg layer.Message) err
 			l.full.Add(1)
 			return fmt.Errorf("nats: send to %s: %w", channel, layer.ErrChannelFull)
 		}
+		l.sent.Add(1)
 		return nil
 	}
 	data, err := encode(msg)
@@ -198,6 +199,7 @@ func (l *Layer) Send(ctx context.Context, channel string, msg layer.Message) err
 		}
 		return fmt.Errorf("nats: send to %s: %w", channel, err)
 	}
+	l.sent.Add(1)
 	return nil
 }
 
@@ -313,11 +315,14 @@ func (l *Layer) handleSend(m *nats.Msg, channel string) {
 		respond(m, "error: nats: "+err.Error())
 		return
 	}
+	ok := l.deliver(channel, msg)
 	switch {
-	case l.deliver(channel, msg):
+	case m.Reply != "" && ok: // a Send: its sender counts
 		respond(m, "ok")
 	case m.Reply != "":
 		respond(m, "full")
+	case ok: // a group message forwarded to a fixed-name member
+		l.sent.Add(1)
 	default:
 		l.groupDrop.Add(1)
 	}

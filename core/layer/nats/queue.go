@@ -33,7 +33,8 @@ func (l *Layer) queueFor(channel string) *queue {
 	return q
 }
 
-// push appends msg to a channel's queue unless it is full. Callers hold mu.
+// push appends msg to a channel's queue unless it is full. Callers hold mu
+// and count: Stats.Sent counts where a message is accepted, once.
 func (l *Layer) push(channel string, msg layer.Message) bool {
 	l.maybeSweep()
 	q := l.queueFor(channel)
@@ -42,7 +43,6 @@ func (l *Layer) push(channel string, msg layer.Message) bool {
 		return false
 	}
 	q.items = append(q.items, entry{msg: msg, expires: time.Now().Add(l.opts.Expiry)})
-	l.sent.Add(1)
 	select {
 	case q.ready <- struct{}{}:
 	default:

@@ -97,7 +97,9 @@ func (l *Layer) deliverAll(channels []string, msg layer.Message) {
 		if i > 0 {
 			m = cloneMessage(msg)
 		}
-		if !l.push(ch, m, now) {
+		if l.push(ch, m, now) {
+			l.sent.Add(1)
+		} else {
 			l.groupDrop.Add(1)
 		}
 	}

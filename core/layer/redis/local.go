@@ -46,7 +46,8 @@ func (l *Layer) deliver(channel string, msg layer.Message, sent time.Time) bool 
 	return l.push(channel, msg, sent)
 }
 
-// push is deliver with mu held.
+// push is deliver with mu held. It counts nothing: Stats.Sent counts at
+// the sender, so a message drained from Redis is not counted twice.
 func (l *Layer) push(channel string, msg layer.Message, sent time.Time) bool {
 	l.maybeSweep()
 	q := l.queueFor(channel)
@@ -55,7 +56,6 @@ func (l *Layer) push(channel string, msg layer.Message, sent time.Time) bool {
 		return false
 	}
 	q.items = append(q.items, entry{msg: msg, expires: sent.Add(l.opts.Expiry)})
-	l.sent.Add(1)
 	select {
 	case q.ready <- struct{}{}:
 	default:

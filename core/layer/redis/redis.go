@@ -136,8 +136,10 @@ func (l *Layer) Close() error {
 	return errors.Join(errs...)
 }
 
-// Stats implements layer.StatsReporter. GroupDrop also counts messages from
-// other processes that reached a full process-local channel of this one.
+// Stats implements layer.StatsReporter. Sent counts messages this process
+// put on channels (accepted sends, group deliveries); GroupDrop also counts
+// messages from other processes that reached a full process-local channel
+// of this one.
 func (l *Layer) Stats() layer.Stats {
 	return layer.Stats{Sent: l.sent.Load(), Full: l.full.Load(), GroupDrop: l.groupDrop.Load(), Expired: l.expired.Load()}
 }
@@ -174,6 +176,7 @@ func (l *Layer) Send(ctx context.Context, channel string, msg layer.Message) err
 			l.full.Add(1)
 			return fmt.Errorf("redis: send to %s: %w", channel, layer.ErrChannelFull)
 		}
+		l.sent.Add(1)
 		return nil
 	}
 	var to any
