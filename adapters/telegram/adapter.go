@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 
 	"github.com/hubhq/hub/core"
 )
@@ -26,6 +25,9 @@ const (
 	DefaultIdleTimeout = 10 * time.Minute
 	DefaultPollTimeout = time.Minute
 )
+
+// sendTimeout bounds one Bot API call other than getUpdates.
+const sendTimeout = 30 * time.Second
 
 // stopGrace is how long a closing scope's application has to return after
 // its chat.Disconnect before it is cancelled.
@@ -58,6 +60,10 @@ type Options struct {
 	// DefaultPollTimeout.
 	PollTimeout time.Duration
 	Limits      Limits
+	// Checkpoints, if set, remember each polling bot's update offset, so a
+	// restarted hub does not hand over again updates it had handed over
+	// before it stopped. The store implements it.
+	Checkpoints Checkpoints
 	Logger      *slog.Logger // nil: slog.Default()
 }
 
@@ -76,7 +82,8 @@ type Adapter struct {
 // botRunner is one bot: its client, its limits and its name on Telegram.
 type botRunner struct {
 	cfg      BotConfig
-	api      *bot.Bot
+	api      *bot.Bot     // sends
+	poll     *http.Client // receives, in polling mode
 	limit    *limiter
 	username string // set by Run from getMe
 }
@@ -120,23 +127,22 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	case cfg.Mode != Polling && cfg.Mode != Webhook:
 		return nil, fmt.Errorf("telegram: bot %q: unknown mode %q (want polling or webhook)", cfg.Name, cfg.Mode)
 	}
-	b := &botRunner{cfg: cfg, limit: newLimiter(a.opts.Limits)}
+	if cfg.APIURL == "" {
+		cfg.APIURL = "https://api.telegram.org"
+	}
+	b := &botRunner{
+		cfg:   cfg,
+		limit: newLimiter(a.opts.Limits),
+		poll:  &http.Client{Timeout: a.opts.PollTimeout + 10*time.Second},
+	}
 	log := a.log.With("bot", cfg.Name)
+	// The client sends; updates are received by poll (or Webhook), which
+	// confirm them only once they are handed to their scopes.
 	opts := []bot.Option{
 		bot.WithSkipGetMe(), // Run calls it, with a context and a clean error
-		bot.WithNotAsyncHandlers(),
-		bot.WithDefaultHandler(func(ctx context.Context, _ *bot.Bot, u *models.Update) { a.handle(ctx, b, u) }),
+		bot.WithServerURL(cfg.APIURL),
 		bot.WithErrorsHandler(func(err error) { log.Warn("telegram client error", "err", redact(err, cfg.Token)) }),
-		bot.WithHTTPClient(a.opts.PollTimeout, &http.Client{Timeout: a.opts.PollTimeout + 10*time.Second}),
-		bot.WithAllowedUpdates(bot.AllowedUpdates{
-			models.AllowedUpdateMessage, models.AllowedUpdateEditedMessage,
-			models.AllowedUpdateChannelPost, models.AllowedUpdateEditedChannelPost,
-			models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember,
-			models.AllowedUpdateChatMember, models.AllowedUpdateMessageReaction,
-		}),
-	}
-	if cfg.APIURL != "" {
-		opts = append(opts, bot.WithServerURL(cfg.APIURL))
+		bot.WithHTTPClient(sendTimeout, &http.Client{Timeout: sendTimeout}),
 	}
 	api, err := bot.New(string(cfg.Token), opts...)
 	if err != nil {
@@ -174,7 +180,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	for _, b := range a.bots {
 		a.log.Info("bot started", "bot", b.cfg.Name, "username", b.username, "mode", b.cfg.Mode)
 		if b.cfg.Mode == Polling {
-			polls.Go(func() { b.api.Start(ctx) })
+			polls.Go(func() { a.poll(ctx, b) })
 		}
 	}
 	<-ctx.Done()

@@ -142,6 +142,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+func wrap(m *models.Message) *models.Update { return &models.Update{Message: m} }
+
+func itoa(n int64) string { return fmt.Sprint(n) }
+
 func texts(msgs []telegramtest.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {

@@ -30,14 +30,6 @@ type liveScope struct {
 	closing  bool
 }
 
-// handle is the polling client's update handler. Updates of one bot are
-// handled one at a time, in order, so each chat's events are in order too.
-func (a *Adapter) handle(ctx context.Context, b *botRunner, u *models.Update) {
-	if err := a.dispatch(ctx, b, u); err != nil && ctx.Err() == nil {
-		a.log.Warn("update dropped", "bot", b.cfg.Name, "update_id", u.ID, "err", err)
-	}
-}
-
 // dispatch delivers an update to its chat's scope, opening it if needed.
 // Updates about no chat (inline queries, polls) are ignored.
 func (a *Adapter) dispatch(ctx context.Context, b *botRunner, u *models.Update) error {

@@ -1,0 +1,153 @@
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+)
+
+// Checkpoints store small values that must survive a restart, by key; an
+// adapter keeps its position in a platform's stream there
+// ("telegram:<bot>:offset"). Package store implements it.
+type Checkpoints interface {
+	Checkpoint(ctx context.Context, key string) (value string, ok bool, err error)
+	SetCheckpoint(ctx context.Context, key, value string) error
+}
+
+// allowedUpdates are the update kinds the adapter asks for; Telegram leaves
+// out member and reaction updates unless asked.
+var allowedUpdates = []string{
+	models.AllowedUpdateMessage, models.AllowedUpdateEditedMessage,
+	models.AllowedUpdateChannelPost, models.AllowedUpdateEditedChannelPost,
+	models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember,
+	models.AllowedUpdateChatMember, models.AllowedUpdateMessageReaction,
+}
+
+// poll receives a polling bot's updates until ctx ends. It confirms a batch
+// (by asking for the next offset) only once every update in it is in its
+// scope's inbox, so a crash loses nothing: Telegram keeps unconfirmed
+// updates and sends them again. (The client library's own loop confirms
+// them as soon as they are queued in memory.) Updates are handed over one at
+// a time, so each chat's events stay in order.
+func (a *Adapter) poll(ctx context.Context, b *botRunner) {
+	key := Platform + ":" + b.cfg.Name + ":offset"
+	offset := a.loadOffset(ctx, key)
+	wait := backoff
+	for ctx.Err() == nil {
+		updates, err := b.getUpdates(ctx, offset, a.opts.PollTimeout)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			pause := wait
+			if flood := (*bot.TooManyRequestsError)(nil); errors.As(err, &flood) {
+				pause = time.Duration(flood.RetryAfter) * time.Second
+			}
+			a.log.Warn("getUpdates failed; retrying", "bot", b.cfg.Name, "in", pause, "err", err)
+			if sleep(ctx, pause) != nil {
+				return
+			}
+			wait = min(2*wait, maxBackoff)
+			continue
+		}
+		wait = backoff
+		for _, u := range updates {
+			if u.ID < offset {
+				continue // handed over before a restart
+			}
+			if err := a.dispatch(ctx, b, u); err != nil {
+				if ctx.Err() != nil {
+					return // not confirmed: sent again after a restart
+				}
+				a.log.Warn("update dropped", "bot", b.cfg.Name, "update_id", u.ID, "err", err)
+			}
+			offset = u.ID + 1
+		}
+		if len(updates) > 0 {
+			a.saveOffset(ctx, key, offset)
+		}
+	}
+}
+
+func (a *Adapter) loadOffset(ctx context.Context, key string) int64 {
+	if a.opts.Checkpoints == nil {
+		return 0
+	}
+	v, ok, err := a.opts.Checkpoints.Checkpoint(ctx, key)
+	if err != nil {
+		a.log.Warn("could not read the update offset; starting from Telegram's", "key", key, "err", err)
+	}
+	if !ok {
+		return 0
+	}
+	offset, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		a.log.Warn("bad update offset checkpoint ignored", "key", key, "value", v)
+	}
+	return offset
+}
+
+func (a *Adapter) saveOffset(ctx context.Context, key string, offset int64) {
+	if a.opts.Checkpoints == nil {
+		return
+	}
+	if err := a.opts.Checkpoints.SetCheckpoint(ctx, key, strconv.FormatInt(offset, 10)); err != nil && ctx.Err() == nil {
+		a.log.Warn("could not save the update offset", "key", key, "err", err)
+	}
+}
+
+// getUpdates makes one long poll. Errors carry the client library's error
+// values (bot.ErrorUnauthorized, *bot.TooManyRequestsError, …) and never the
+// token, which is part of the URL.
+func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.Duration) ([]*models.Update, error) {
+	body, err := json.Marshal(map[string]any{
+		"offset":          offset,
+		"timeout":         int(timeout / time.Second),
+		"allowed_updates": allowedUpdates,
+	})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.cfg.APIURL+"/bot"+string(b.cfg.Token)+"/getUpdates", bytes.NewReader(body))
+	if err != nil {
+		return nil, redact(err, b.cfg.Token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.poll.Do(req)
+	if err != nil {
+		return nil, redact(err, b.cfg.Token)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		OK          bool             `json:"ok"`
+		Result      []*models.Update `json:"result"`
+		ErrorCode   int              `json:"error_code"`
+		Description string           `json:"description"`
+		Parameters  struct {
+			RetryAfter int `json:"retry_after"`
+		} `json:"parameters"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return nil, fmt.Errorf("getUpdates: HTTP %d: bad response: %w", resp.StatusCode, err)
+	}
+	if env.OK {
+		return env.Result, nil
+	}
+	switch env.ErrorCode {
+	case http.StatusTooManyRequests:
+		return nil, &bot.TooManyRequestsError{Message: env.Description, RetryAfter: max(env.Parameters.RetryAfter, 1)}
+	case http.StatusUnauthorized:
+		return nil, fmt.Errorf("getUpdates: %w: %s", bot.ErrorUnauthorized, env.Description)
+	case http.StatusConflict: // another poller, or a webhook is set
+		return nil, fmt.Errorf("getUpdates: %w: %s", bot.ErrorConflict, env.Description)
+	}
+	return nil, fmt.Errorf("getUpdates: %d %s", env.ErrorCode, env.Description)
+}
