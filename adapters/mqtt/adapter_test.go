@@ -72,13 +72,9 @@ func TestBadPayloadIsTheConsumersBusiness(t *testing.T) {
 			t.Fatalf("%s: payload of %d bytes came on %s as %d bytes", topic, len(p), msg.Topic, len(msg.Payload))
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for h.rt.Metrics.Panics.Load() != 1 || h.rt.Metrics.Failed.Load() < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("panics %d, failed %d; want 1 and at least 4", h.rt.Metrics.Panics.Load(), h.rt.Metrics.Failed.Load())
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	waitFor(t, "1 panicked and 4 failed scopes", func() bool {
+		return h.rt.Metrics.Panics.Load() == 1 && h.rt.Metrics.Failed.Load() == 4
+	})
 }
 
 func TestConsumerPublishes(t *testing.T) {
@@ -239,8 +235,7 @@ func TestEndedScopeGivesBackWhatItDidNotRead(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 
 	mosquittoPub(t, m, "gb/x", 1, append([]string{"bad"}, seq(1, 5)...)...)
-	deadline := time.Now().Add(15 * time.Second)
-	for { // until all five wait in the stuck scope's inbox
+	waitFor(t, "five messages in the stuck scope's inbox", func() bool {
 		n := 0
 		h.a.inboxes.Range(func(k, v any) bool {
 			if k.(*core.Scope).Path == "gb/x" {
@@ -248,14 +243,8 @@ func TestEndedScopeGivesBackWhatItDidNotRead(t *testing.T) {
 			}
 			return true
 		})
-		if n == 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages in the inbox; want 5", n)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+		return n == 5
+	})
 	once.Do(func() { close(release) })
 	for i := 1; i <= 5; i++ {
 		if _, msg := nextMessage(t, events); text(t, msg) != strconv.Itoa(i) {

@@ -163,6 +163,18 @@ func mosquittoPub(t *testing.T, m *mosquitto, topic string, qos int, lines ...st
 	}
 }
 
+// waitFor polls cond until it holds, failing the test after 15s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
 // next waits for the next recorded event.
 func next(t *testing.T, ch <-chan got) got {
 	t.Helper()

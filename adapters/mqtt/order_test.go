@@ -104,19 +104,11 @@ func TestFullQueueHoldsThenResumes(t *testing.T) {
 
 	mosquittoPub(t, m, "full/x", 1, seq(1, 30)...)
 	c := h.a.conns[0]
-	deadline := time.Now().Add(15 * time.Second)
-	for { // poll, with a deadline, until the handler waits for room
+	waitFor(t, "the handler to wait on the full queue", func() bool {
 		c.mu.Lock()
-		held := c.topics["full/x"] != nil && c.topics["full/x"].waiters > 0
-		c.mu.Unlock()
-		if held {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the handler never waited on the full queue")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer c.mu.Unlock()
+		return c.topics["full/x"] != nil && c.topics["full/x"].waiters > 0
+	})
 	once.Do(func() { close(release) })
 	for i := 1; i <= 30; i++ {
 		if _, msg := nextMessage(t, events); text(t, msg) != fmt.Sprint(i) {

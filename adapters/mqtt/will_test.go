@@ -124,19 +124,11 @@ func TestShutdownDrainsQueue(t *testing.T) {
 	mosquittoPub(t, m, "drain/x", 1, seq(0, 5)...)
 	<-busy
 	c := h.a.conns[0]
-	deadline := time.Now().Add(15 * time.Second)
-	for { // wait until 1 is in the inbox, 1 on its way and 3 in the queue
+	waitFor(t, "1 message in the inbox, 1 on its way and 3 in the queue", func() bool {
 		c.mu.Lock()
-		n := len(c.topics["drain/x"].queue)
-		c.mu.Unlock()
-		if n == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages queued; want 3", n)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+		defer c.mu.Unlock()
+		return len(c.topics["drain/x"].queue) == 3
+	})
 	stopped := make(chan struct{})
 	go func() { h.stop(); close(stopped) }()
 	<-c.stopping

@@ -127,6 +127,25 @@ func expect(t *testing.T, msgs <-chan hubmqtt.Message, payload string) {
 	}
 }
 
+// waitSubscribed publishes probes until the hub gets one: the adapter
+// subscribes asynchronously, on connect.
+func waitSubscribed(t *testing.T, dev paho.Client, msgs <-chan hubmqtt.Message) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		publish(t, dev, "dev/0/probe", "probe")
+		select {
+		case <-msgs:
+			return
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("adapter never subscribed")
+		}
+	}
+}
+
 func TestEmbeddedBrokerServesTheAdapter(t *testing.T) {
 	b, _ := run(t, broker.Options{})
 	msgs := make(chan hubmqtt.Message, 16)
@@ -135,20 +154,7 @@ func TestEmbeddedBrokerServesTheAdapter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The adapter subscribes asynchronously: publish until one arrives.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		publish(t, dev, "dev/7/temp", "probe")
-		select {
-		case <-msgs:
-		case <-time.After(100 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("adapter never subscribed")
-			}
-			continue
-		}
-		break
-	}
+	waitSubscribed(t, dev, msgs)
 	publish(t, dev, "dev/7/temp", "21.5")
 	expect(t, msgs, "21.5")
 }
@@ -183,18 +189,7 @@ func TestEmbeddedBrokerKeepsSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for ready := false; !ready; { // until the hub's subscription is in place
-		publish(t, dev, "dev/1/x", "probe")
-		select {
-		case <-msgs:
-			ready = true
-		case <-time.After(100 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("adapter never subscribed")
-			}
-		}
-	}
+	waitSubscribed(t, dev, msgs)
 	stopHub()
 	publish(t, dev, "dev/1/x", "while the hub was away")
 	dev.Disconnect(100)
