@@ -1,64 +1,25 @@
 package consumers_test
 
 import (
-	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/hubhq/hub/consumers"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
+	"github.com/hubhq/hub/hubtest"
 )
 
-// chatConv runs one chat application instance and records what it sends.
-type chatConv struct {
-	t    *testing.T
-	inst *core.Instance
-	sent chan core.Event
-}
-
-func startChat(t *testing.T, app core.Application, store core.StateStore) *chatConv {
+// expectActions waits for the next actions and compares them.
+func expectActions(t *testing.T, conv *hubtest.ChatCommunicator, want ...core.Event) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &chatConv{t: t, sent: make(chan core.Event, 100)}
-	rt := &core.Runtime{App: app, Store: store}
-	inst, err := rt.Start(ctx, &core.Scope{Type: "test", Key: "test:1"}, func(_ context.Context, ev core.Event) error {
-		c.sent <- ev
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.inst = inst
-	t.Cleanup(func() { cancel(); <-inst.Done() })
-	return c
-}
-
-func (c *chatConv) deliver(ev core.Event) {
-	c.t.Helper()
-	if err := c.inst.Deliver(context.Background(), ev); err != nil {
-		c.t.Fatalf("deliver %s: %v", ev.Type(), err)
-	}
-}
-
-func (c *chatConv) say(id, text string) {
-	c.t.Helper()
-	name, args, _ := chat.ParseCommand(text, "")
-	c.deliver(&chat.Message{ID: id, Text: text, Command: name, Args: args})
-}
-
-// expect waits for the next len(want) actions and compares them.
-func (c *chatConv) expect(want ...core.Event) {
-	c.t.Helper()
 	for i, w := range want {
-		select {
-		case got := <-c.sent:
-			if got != w {
-				c.t.Fatalf("action %d: got %#v, want %#v", i, got, w)
-			}
-		case <-time.After(5 * time.Second):
-			c.t.Fatalf("action %d: timed out waiting for %#v", i, w)
+		got, err := conv.ReceiveOutput(0)
+		if err != nil {
+			t.Fatalf("action %d: %v", i, err)
+		}
+		if got != w {
+			t.Fatalf("action %d: got %#v, want %#v", i, got, w)
 		}
 	}
 }
@@ -92,36 +53,48 @@ func (custom) Type() string { return "custom.event" }
 
 func TestChatLifecycle(t *testing.T) {
 	l := &lifecycle{log: make(chan string, 1)}
-	conv := startChat(t, consumers.NewChat(func() consumers.ChatHandler { return l }), nil)
-	conv.expect(chat.Send{Text: "hello"})
-	conv.say("1", "hi")
-	conv.deliver(chat.Message{ID: "2", Text: "by value"})
-	conv.deliver(&chat.Edited{Message: chat.Message{ID: "1", Text: "hi!"}})
-	conv.deliver(custom{})
-	conv.expect(
-		chat.Send{Text: "got hi", ReplyTo: "1"},
-		chat.Send{Text: "got by value", ReplyTo: "2"},
+	conv := hubtest.Chat(t, consumers.NewChat(func() consumers.ChatHandler { return l }))
+	expectActions(t, conv, chat.Send{Text: "hello"})
+	hi := conv.Say("hi")
+	conv.Deliver(chat.Message{ID: "v", Text: "by value"})
+	conv.Deliver(&chat.Edited{Message: chat.Message{ID: hi.ID, Text: "hi!"}})
+	conv.Deliver(custom{})
+	expectActions(t, conv,
+		chat.Send{Text: "got hi", ReplyTo: hi.ID},
+		chat.Send{Text: "got by value", ReplyTo: "v"},
 		chat.Edit{MessageID: "7", Text: "saw edit hi!"},
 		chat.React{MessageID: "1", Emoji: "custom.event"},
 	)
-	conv.deliver(chat.Disconnect{Reason: "idle"})
-	<-conv.inst.Done()
-	if err := conv.inst.Err(); err != nil {
-		t.Fatalf("scope ended with %v", err)
-	}
+	conv.Disconnect("idle")
 	if got := <-l.log; got != "idle" {
 		t.Fatalf("disconnect reason %q", got)
 	}
 }
 
+func TestChatSendMessageReturnsID(t *testing.T) {
+	conv := hubtest.Chat(t, consumers.NewChat(func() consumers.ChatHandler {
+		return consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+			id, err := c.SendMessage(chat.Send{Text: "draft"})
+			if err != nil {
+				return err
+			}
+			return c.Edit(id, "final")
+		})
+	}))
+	conv.Say("go")
+	if s := conv.ReceiveSend(); s.Text != "draft" {
+		t.Fatalf("got %+v", s)
+	}
+	expectActions(t, conv, chat.Edit{MessageID: "sent-1", Text: "final"})
+}
+
 func TestChatErrorEndsScope(t *testing.T) {
 	boom := errors.New("boom")
-	conv := startChat(t, consumers.NewChat(func() consumers.ChatHandler {
+	conv := hubtest.Chat(t, consumers.NewChat(func() consumers.ChatHandler {
 		return consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error { return boom })
-	}), nil)
-	conv.say("1", "hi")
-	<-conv.inst.Done()
-	if err := conv.inst.Err(); !errors.Is(err, boom) {
+	}))
+	conv.Say("hi")
+	if err := conv.Wait(); !errors.Is(err, boom) {
 		t.Fatalf("scope ended with %v, want boom", err)
 	}
 }
@@ -131,23 +104,19 @@ func TestCommands(t *testing.T) {
 		return func(c *consumers.ChatConn, m *chat.Message) error { return c.Reply(m, text+" "+m.Args) }
 	}
 	cmds := consumers.Commands{"start": reply("started"), "name": reply("name is"), "": reply("plain")}
-	conv := startChat(t, consumers.NewChat(func() consumers.ChatHandler { return cmds }), nil)
-	conv.say("1", "/start")
-	conv.say("2", "!name Ada")
-	conv.say("3", "hello")
-	conv.say("4", "/nope x")
-	conv.expect(
-		chat.Send{Text: "started ", ReplyTo: "1"},
-		chat.Send{Text: "name is Ada", ReplyTo: "2"},
-		chat.Send{Text: "plain ", ReplyTo: "3"},
-		chat.Send{Text: "Unknown command /nope. Commands: /name, /start.", ReplyTo: "4"},
-	)
+	conv := hubtest.Chat(t, consumers.NewChat(func() consumers.ChatHandler { return cmds }))
+	conv.Say("/start")
+	conv.Say("!name Ada")
+	conv.Say("hello")
+	conv.Say("/nope x")
+	conv.Expect("started ", "name is Ada", "plain ", "Unknown command /nope. Commands: /name, /start.")
 }
 
 func TestCommandsIgnorePlainTextWithoutDefault(t *testing.T) {
 	cmds := consumers.Commands{"ping": func(c *consumers.ChatConn, m *chat.Message) error { return c.Reply(m, "pong") }}
-	conv := startChat(t, consumers.NewChat(func() consumers.ChatHandler { return cmds }), nil)
-	conv.say("1", "chatter")
-	conv.say("2", "/ping")
-	conv.expect(chat.Send{Text: "pong", ReplyTo: "2"})
+	conv := hubtest.Chat(t, consumers.NewChat(func() consumers.ChatHandler { return cmds }))
+	conv.Say("chatter")
+	conv.Say("/ping")
+	conv.Expect("pong")
+	conv.ExpectNothing()
 }
