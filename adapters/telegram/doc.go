@@ -2,6 +2,14 @@
 // github.com/go-telegram/bot. It runs any number of bots at once, each by
 // long polling or behind a webhook.
 //
+// Polling confirms an update to Telegram (the next getUpdates offset) only
+// once it is in its scope's inbox, so a crash loses none: Telegram sends
+// unconfirmed updates again. With Options.Checkpoints the offset is also
+// kept locally, so a restart does not hand over twice what it had already
+// handed over. (The client library's own loop confirms updates as soon as
+// they are queued in memory, so the adapter polls by itself and uses the
+// library to send.)
+//
 // Every chat of every bot is one scope (and every forum topic its own):
 // type "telegram", key "telegram:<bot>:<chat>[:<topic>]", Bot the bot's
 // name. A scope opens on the chat's first update and closes after
