@@ -129,7 +129,8 @@ func (c *conn) connect(ictx context.Context) {
 
 // onConnect subscribes on every (re)connect. A persistent session already
 // has the subscriptions, but a broker that lost its state does not, and
-// subscribing again is harmless. Paho calls it in its own goroutine.
+// subscribing again is harmless. Paho calls it in its own goroutine, so it
+// may wait: it retries with backoff while the connection stays up.
 func (c *conn) onConnect(client paho.Client) {
 	c.log.Info("connected", "url", c.cfg.URL)
 	if len(c.cfg.Subscriptions) == 0 {
@@ -139,24 +140,37 @@ func (c *conn) onConnect(client paho.Client) {
 	for _, s := range c.cfg.Subscriptions {
 		filters[s.Filter] = s.QoS
 	}
+	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+		err := c.subscribe(client, filters)
+		if err == nil {
+			return
+		}
+		if !client.IsConnectionOpen() {
+			return // the next connect subscribes again
+		}
+		c.log.Error("subscribe failed; retrying", "filters", filters, "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-c.stopping:
+			return
+		}
+	}
+}
+
+func (c *conn) subscribe(client paho.Client, filters map[string]byte) error {
 	tok := client.SubscribeMultiple(filters, nil) // nil: the default handler
 	if !tok.WaitTimeout(c.a.opts.PublishTimeout) {
-		c.log.Error("subscribe timed out", "filters", filters)
-		return
+		return fmt.Errorf("no answer within %s", c.a.opts.PublishTimeout)
 	}
 	if err := tok.Error(); err != nil {
-		select {
-		case <-c.stopping: // we hung up ourselves
-		default:
-			c.log.Error("subscribe failed; will retry on reconnect", "filters", filters, "err", err)
-		}
-		return
+		return err
 	}
 	for f, code := range tok.(*paho.SubscribeToken).Result() {
-		if code == 0x80 {
+		if code == 0x80 { // an ACL says no: retrying will not change it
 			c.log.Error("broker refused subscription", "filter", f)
 		}
 	}
+	return nil
 }
 
 // onMessage runs in paho's router goroutine, one message at a time in
