@@ -79,7 +79,7 @@ type Runtime struct {
 	InboxSize int         // 0: DefaultInboxSize
 	Policy    InboxPolicy
 	Logger    *slog.Logger // nil: slog.Default()
-	Metrics   *Metrics     // nil: counts are kept but not shared
+	Metrics   *Metrics     // nil: nothing is counted
 }
 
 // Instance is one running application for one scope.
@@ -98,9 +98,6 @@ type Instance struct {
 // its channel name, state and group tracking, and returns at once; the
 // instance runs until the application returns, ctx is cancelled, or Stop.
 func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Instance, error) {
-	if r.Metrics == nil {
-		r.Metrics = new(Metrics)
-	}
 	size := r.InboxSize
 	if size <= 0 {
 		size = DefaultInboxSize
@@ -120,7 +117,7 @@ func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Inst
 		scope.State = NewState(ictx, r.Store, "", scope.Key)
 	}
 	in := &Instance{scope: scope, inbox: make(chan Event, size), policy: r.Policy, cancel: cancel, done: make(chan struct{}), rt: r}
-	r.Metrics.Opened.Add(1)
+	r.metrics().Opened.Add(1)
 	if t, ok := r.Store.(ScopeTracker); ok {
 		t.ScopeOpened(scope.Key, scope.Type)
 	}
@@ -130,6 +127,18 @@ func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Inst
 	}
 	return in, nil
 }
+
+// metrics returns where to count. The runtime never writes its own fields,
+// so one Runtime can start scopes from many goroutines.
+func (r *Runtime) metrics() *Metrics {
+	if r.Metrics != nil {
+		return r.Metrics
+	}
+	return &uncounted
+}
+
+// uncounted absorbs the counts of a runtime that shares no Metrics.
+var uncounted Metrics
 
 func (r *Runtime) logger() *slog.Logger {
 	if r.Logger != nil {
@@ -145,7 +154,7 @@ func (in *Instance) run(ctx context.Context, send SendFunc) {
 	defer func() {
 		if p := recover(); p != nil {
 			in.err = fmt.Errorf("core: panic in %s: %v", s.Key, p)
-			r.Metrics.Panics.Add(1)
+			r.metrics().Panics.Add(1)
 			r.logger().Error("consumer panicked; scope ended", "scope", s.Key, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		in.cleanup()
@@ -158,7 +167,7 @@ func (in *Instance) run(ctx context.Context, send SendFunc) {
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		in.err = err
-		r.Metrics.Failed.Add(1)
+		r.metrics().Failed.Add(1)
 		r.logger().Warn("scope ended with an error", "scope", s.Key, "err", err)
 	}
 }
@@ -179,7 +188,7 @@ func (in *Instance) cleanup() {
 	if t, ok := r.Store.(ScopeTracker); ok {
 		t.ScopeClosed(s.Key)
 	}
-	r.Metrics.Closed.Add(1)
+	r.metrics().Closed.Add(1)
 }
 
 // pump moves the instance's channel-layer messages into its inbox, so the
@@ -240,7 +249,7 @@ func (in *Instance) Deliver(ctx context.Context, ev Event) error {
 		case <-in.done:
 			return ErrScopeClosed
 		default:
-			in.rt.Metrics.Full.Add(1)
+			in.rt.metrics().Full.Add(1)
 			in.rt.logger().Warn("inbox full; closing scope", "scope", in.scope.Key, "capacity", cap(in.inbox))
 			in.cancel(ErrInboxFull)
 			return ErrInboxFull
@@ -270,7 +279,7 @@ func (in *Instance) deliverDropOldest(ev Event) error {
 		}
 		select {
 		case <-in.inbox:
-			in.rt.Metrics.Dropped.Add(1)
+			in.rt.metrics().Dropped.Add(1)
 		default:
 		}
 	}

@@ -276,7 +276,7 @@ func TestGroupMembershipLeftAfterEveryEnd(t *testing.T) {
 func TestNoGoroutineLeftAfterManyScopes(t *testing.T) {
 	before := runtime.NumGoroutine()
 	l := layer.NewMemory(layer.Options{})
-	rt := &core.Runtime{App: joiner, Layer: l, Logger: quiet}
+	rt := &core.Runtime{App: joiner, Layer: l, Logger: quiet, Metrics: new(core.Metrics)}
 	for i := range 500 {
 		in, err := rt.Start(t.Context(), &core.Scope{Key: "test:many"}, newRecorder().send)
 		if err != nil {
@@ -317,7 +317,7 @@ func TestParentContextEndsInstances(t *testing.T) {
 
 func TestErrorIsReportedAndCounted(t *testing.T) {
 	boom := errors.New("boom")
-	rt := &core.Runtime{Logger: quiet, App: core.AppFunc(func(context.Context, *core.Scope, core.Inbox, core.SendFunc) error { return boom })}
+	rt := &core.Runtime{Logger: quiet, Metrics: new(core.Metrics), App: core.AppFunc(func(context.Context, *core.Scope, core.Inbox, core.SendFunc) error { return boom })}
 	in, _ := rt.Start(t.Context(), &core.Scope{Key: "test:err"}, newRecorder().send)
 	if err := wait(t, in); !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
