@@ -27,7 +27,8 @@ type Options struct {
 	Prefix string
 	// Layer are the shared capacity and expiry settings.
 	Layer layer.Options
-	// SendTimeout bounds a Send whose context has no deadline (default 5 s).
+	// SendTimeout bounds how long a Send waits for the receiving process to
+	// answer (default 5 s); a process that died a moment ago may not.
 	SendTimeout time.Duration
 	// Logger receives disconnects and reconnects (default slog.Default()).
 	Logger *slog.Logger
@@ -203,13 +204,11 @@ func (l *Layer) Send(ctx context.Context, channel string, msg layer.Message) err
 	return nil
 }
 
-// request sends a request and turns the answer into an error.
+// request sends a request, waits at most SendTimeout for the answer and
+// turns it into an error.
 func (l *Layer) request(ctx context.Context, m *nats.Msg) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
 	reply, err := l.nc.RequestMsgWithContext(ctx, m)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):

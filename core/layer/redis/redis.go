@@ -94,22 +94,12 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 	l.codec = codec{fernet: newMultiFernet(o.SymmetricEncryptionKeys), ttl: l.opts.Expiry + 10*time.Second}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	for _, h := range o.Hosts {
-		ro, err := goredis.ParseURL(h)
+		c, err := l.connect(ctx, h)
 		if err != nil {
 			l.Close()
-			return nil, fmt.Errorf("redis: host %q: %w", h, err)
+			return nil, err
 		}
-		ro.Protocol = 2 // what redis-py speaks; plain replies, no push notifications
-		ro.DisableIdentity = true
-		ro.MaxRetries = 1    // our callers and drain loops retry with backoff
-		ro.DialerRetries = 1 // so an outage is a prompt, clear error
-		ro.Dialer = l.conns.dialer(ro.TLSConfig)
-		c := goredis.NewClient(ro)
 		l.hosts = append(l.hosts, c)
-		if err := c.Ping(ctx).Err(); err != nil {
-			l.Close()
-			return nil, fmt.Errorf("redis: connect %s: %w", ro.Addr, err)
-		}
 	}
 	l.listen["specific."+l.client+"!"] = true
 	for i := range l.hosts {
@@ -117,6 +107,25 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		go l.drain(i)
 	}
 	return l, nil
+}
+
+// connect makes the client of one host and checks that it answers.
+func (l *Layer) connect(ctx context.Context, url string) (*goredis.Client, error) {
+	ro, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: host %q: %w", url, err)
+	}
+	ro.Protocol = 2 // what redis-py speaks; plain replies, no push notifications
+	ro.DisableIdentity = true
+	ro.MaxRetries = 1    // our callers and drain loops retry with backoff
+	ro.DialerRetries = 1 // so an outage is a prompt, clear error
+	ro.Dialer = l.conns.dialer(ro.TLSConfig)
+	c := goredis.NewClient(ro)
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis: connect %s: %w", ro.Addr, err)
+	}
+	return c, nil
 }
 
 // Close stops the drain loops and closes every connection. Receives
