@@ -9,6 +9,7 @@ import (
 	"github.com/hubhq/hub/cmd/hub/cli"
 
 	_ "github.com/hubhq/hub/plugins/chatroom"
+	_ "github.com/hubhq/hub/plugins/echo"
 )
 
 func main() { os.Exit(cli.Main()) }
