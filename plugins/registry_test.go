@@ -2,14 +2,22 @@ package plugins_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/plugins"
 )
+
+// unique makes a fresh plugin name, so the tests can run again in the same
+// process (go test -count=N) against the global registry.
+func unique(name string) string { return fmt.Sprintf("%s-%d", name, seq.Add(1)) }
+
+var seq atomic.Int64
 
 var nop = core.AppFunc(func(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error { return nil })
 
@@ -28,24 +36,26 @@ func mustPanic(t *testing.T, fn func()) (msg string) {
 }
 
 func TestRegisterAndNew(t *testing.T) {
-	plugins.Register("test-plain", nop)
-	app, err := plugins.New("test-plain", nil)
+	name := unique("test-plain")
+	plugins.Register(name, nop)
+	app, err := plugins.New(name, nil)
 	if err != nil || app == nil {
 		t.Fatalf("New = %v, %v", app, err)
 	}
-	if _, err := plugins.New("test-plain", plugins.Options{"threshold": 3}); err == nil ||
-		!strings.Contains(err.Error(), `plugins: test-plain: takes no options (got threshold)`) {
+	if _, err := plugins.New(name, plugins.Options{"threshold": 3}); err == nil ||
+		!strings.Contains(err.Error(), "plugins: "+name+": takes no options (got threshold)") {
 		t.Fatalf("New with options = %v", err)
 	}
-	if !slices.Contains(plugins.Names(), "test-plain") {
+	if !slices.Contains(plugins.Names(), name) {
 		t.Fatalf("Names() = %v", plugins.Names())
 	}
 }
 
 func TestUnknownNameListsKnown(t *testing.T) {
-	plugins.Register("test-known", nop)
+	name := unique("test-known")
+	plugins.Register(name, nop)
 	_, err := plugins.New("test-knwon", nil)
-	if err == nil || !strings.Contains(err.Error(), `unknown consumer "test-knwon" (known: `) || !strings.Contains(err.Error(), "test-known") {
+	if err == nil || !strings.Contains(err.Error(), `unknown consumer "test-knwon" (known: `) || !strings.Contains(err.Error(), name) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -56,7 +66,8 @@ func TestFactoryOptions(t *testing.T) {
 		Topic     string `json:"topic"`
 	}
 	var got cfg
-	plugins.RegisterFactory("test-alerts", func(opts plugins.Options) (core.Application, error) {
+	name := unique("test-alerts")
+	plugins.RegisterFactory(name, func(opts plugins.Options) (core.Application, error) {
 		got = cfg{}
 		if err := opts.Decode(&got); err != nil {
 			return nil, err
@@ -71,12 +82,12 @@ func TestFactoryOptions(t *testing.T) {
 	}{
 		{"none", nil, cfg{}, ""},
 		{"set", plugins.Options{"threshold": 30, "topic": "t/#"}, cfg{30, "t/#"}, ""},
-		{"typo", plugins.Options{"treshold": 30}, cfg{}, `plugins: test-alerts: plugins: options: json: unknown field "treshold"`},
+		{"typo", plugins.Options{"treshold": 30}, cfg{}, `plugins: options: json: unknown field "treshold"`},
 		{"wrong type", plugins.Options{"threshold": "high"}, cfg{}, "cannot unmarshal string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := plugins.New("test-alerts", tt.opts)
+			_, err := plugins.New(name, tt.opts)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -91,16 +102,17 @@ func TestFactoryOptions(t *testing.T) {
 }
 
 func TestRegistrationMistakesPanic(t *testing.T) {
-	plugins.Register("test-dup", nop)
-	plugins.RegisterHandler("test-dup", http.NotFoundHandler()) // pages are another name space
+	dup := unique("test-dup")
+	plugins.Register(dup, nop)
+	plugins.RegisterHandler(dup, http.NotFoundHandler()) // pages are another name space
 	tests := []struct {
 		name string
 		fn   func()
 		want string
 	}{
-		{"duplicate", func() { plugins.Register("test-dup", nop) }, `consumer "test-dup" registered twice`},
-		{"duplicate factory", func() { plugins.RegisterFactory("test-dup", nil) }, "nil factory"},
-		{"duplicate handler", func() { plugins.RegisterHandler("test-dup", http.NotFoundHandler()) }, `handler "test-dup" registered twice`},
+		{"duplicate", func() { plugins.Register(dup, nop) }, fmt.Sprintf("consumer %q registered twice", dup)},
+		{"nil factory", func() { plugins.RegisterFactory(unique("test-nilf"), nil) }, "nil factory"},
+		{"duplicate handler", func() { plugins.RegisterHandler(dup, http.NotFoundHandler()) }, fmt.Sprintf("handler %q registered twice", dup)},
 		{"bad name", func() { plugins.Register("Bad Name", nop) }, `bad plugin name "Bad Name"`},
 		{"empty name", func() { plugins.RegisterHandler("", http.NotFoundHandler()) }, `bad plugin name ""`},
 		{"nil app", func() { plugins.Register("test-nil", nil) }, "nil application"},
@@ -116,14 +128,15 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 
 func TestHandlers(t *testing.T) {
 	h := http.NotFoundHandler()
-	plugins.RegisterHandler("test-page", h)
-	if got, ok := plugins.Handler("test-page"); !ok || got == nil {
+	name := unique("test-page")
+	plugins.RegisterHandler(name, h)
+	if got, ok := plugins.Handler(name); !ok || got == nil {
 		t.Fatal("registered handler not found")
 	}
 	if _, ok := plugins.Handler("test-nopage"); ok {
 		t.Fatal("found an unregistered handler")
 	}
-	if !slices.Contains(plugins.HandlerNames(), "test-page") {
+	if !slices.Contains(plugins.HandlerNames(), name) {
 		t.Fatalf("HandlerNames() = %v", plugins.HandlerNames())
 	}
 }
