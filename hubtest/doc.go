@@ -19,6 +19,9 @@
 //	conv.Say("hello")
 //	conv.Expect("[Welcome Anonymous!]", "You said: hello")
 //
+// Any other application — an MQTT consumer, a worker, a router — is driven
+// with raw events through [Application].
+//
 // A [Hub] is the shared part of a hub in a test: one channel layer (in
 // memory) and one store (a real SQLite file in t.TempDir()). Communicators
 // made from one Hub talk to each other through its groups, and

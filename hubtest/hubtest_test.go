@@ -283,3 +283,26 @@ func TestFailureMessages(t *testing.T) {
 		})
 	}
 }
+
+func TestApplication(t *testing.T) {
+	// A worker-style application: it doubles every layer message's n.
+	double := core.AppFunc(func(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+		for {
+			ev, err := inbox.Next(ctx)
+			if err != nil {
+				return err
+			}
+			m := ev.(layer.Message)
+			if err := send(ctx, layer.Message{"type": "doubled", "n": 2 * m["n"].(int)}); err != nil {
+				return err
+			}
+		}
+	})
+	c := hubtest.Application(t, double, &core.Scope{Type: "channel", Key: "channel:double"})
+	c.SendInput(layer.Message{"type": "double", "n": 21})
+	ev, err := c.ReceiveOutput(0)
+	if err != nil || ev.(layer.Message)["n"] != 42 {
+		t.Fatalf("got %v, %v", ev, err)
+	}
+	c.ExpectNothing()
+}
