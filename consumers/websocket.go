@@ -19,6 +19,15 @@ type WebSocketHandler interface {
 	Receive(c *WebSocketConn, msg websocket.Receive) error
 }
 
+// WebSocketFunc lets a function be a WebSocketHandler, for consumers that
+// keep nothing per socket:
+//
+//	consumers.NewWebSocket(func() consumers.WebSocketHandler { return consumers.WebSocketFunc(echo) })
+type WebSocketFunc func(c *WebSocketConn, msg websocket.Receive) error
+
+// Receive calls f.
+func (f WebSocketFunc) Receive(c *WebSocketConn, msg websocket.Receive) error { return f(c, msg) }
+
 // Connector is implemented by handlers that decide on the handshake
 // themselves: call c.Accept or c.Close. Without it the socket is accepted.
 type Connector interface {

@@ -147,15 +147,11 @@ func TestUnknownLayerMessageIsCountedNotFatal(t *testing.T) {
 	}
 }
 
-// failing returns an error from Receive.
-type failing struct{}
-
-func (failing) Receive(c *consumers.WebSocketConn, m websocket.Receive) error {
-	return errors.New("boom")
-}
-
 func TestHandlerErrorEndsScopeWith1011(t *testing.T) {
-	c := hubtest.WebSocket(t, consumers.NewWebSocket(func() consumers.WebSocketHandler { return failing{} }), "/ws/")
+	failing := consumers.WebSocketFunc(func(c *consumers.WebSocketConn, m websocket.Receive) error {
+		return errors.New("boom")
+	})
+	c := hubtest.WebSocket(t, consumers.NewWebSocket(func() consumers.WebSocketHandler { return failing }), "/ws/")
 	c.Connect()
 	c.SendText("x")
 	c.ExpectClose(websocket.CloseInternalError)
