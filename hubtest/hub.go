@@ -136,7 +136,9 @@ func NewHub(t testing.TB, opts ...Option) *Hub {
 
 func (h *Hub) openStore() {
 	h.t.Helper()
-	db, err := store.Open(h.dbPath)
+	// SyncNormal: a test needs writes to survive the process (Restart), not
+	// power loss, and skipping the fsync per commit keeps suites fast.
+	db, err := store.Open(h.dbPath, store.WithSync(store.SyncNormal))
 	if err != nil {
 		h.t.Fatalf("hubtest: open store: %v", err)
 	}
