@@ -288,15 +288,16 @@ func (c *conn) startClose(code int, reason string, discard bool) bool {
 	return true
 }
 
-// ping is the ping timer's callback. It also drops a client silent for
-// PongTimeout: a parked socket has no read deadline running.
+// ping is the ping timer's callback. It also drops a parked client silent
+// for PongTimeout: a running reader has its read deadline for that, but a
+// parked socket has no read running.
 func (c *conn) ping() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != stateOpen {
 		return
 	}
-	if time.Since(c.seen) > c.a.opts.PongTimeout {
+	if c.parked && time.Since(c.seen) > c.a.opts.PongTimeout {
 		c.a.log.Debug("websocket: no pong in time; dropping", "scope", c.scope.Key, "timeout", c.a.opts.PongTimeout)
 		go c.drop() // drop takes mu
 		return
@@ -483,6 +484,7 @@ func (c *conn) read(woken bool) (code int, reason string, parked bool) {
 		if err := c.inst.Deliver(c.a.ctx, ev); errors.Is(err, core.ErrInboxFull) {
 			c.startClose(ws.CloseTryAgainLater, "inbox full", false)
 		}
+		c.touch() // a slow application (Block policy) is not the client's silence
 		// Any other error means the instance has ended (its end closes the
 		// socket) or the adapter is dropping every socket.
 	}
@@ -492,18 +494,15 @@ func (c *conn) read(woken bool) (code int, reason string, parked bool) {
 // reader goroutine must now end. A closing socket is not parked: its reader
 // waits for the client's close frame with a deadline.
 func (c *conn) park() bool {
+	p := c.a.poller() // before parked is set: drop reads a.poll once it sees parked
 	c.mu.Lock()
-	if c.state != stateOpen || c.noPark {
+	if c.state != stateOpen || c.noPark || p == nil {
 		c.mu.Unlock()
 		return false
 	}
 	c.parked = true // before registering: the wake-up may come at once
 	c.mu.Unlock()
-	p := c.a.poller()
-	err := errors.ErrUnsupported
-	if p != nil {
-		err = p.park(c)
-	}
+	err := p.park(c)
 	if err == nil {
 		return true
 	}

@@ -19,7 +19,7 @@ import (
 
 // hub is one adapter on a loopback server, with what its applications saw.
 type hub struct {
-	t   *testing.T
+	t   testing.TB
 	rt  *core.Runtime
 	mem *layer.Memory
 	a   *Adapter
@@ -28,12 +28,12 @@ type hub struct {
 
 // newHub serves app through a fresh runtime (with an in-memory layer) and
 // adapter; cleanup shuts both down.
-func newHub(t *testing.T, app core.Application, opts Options) *hub {
+func newHub(t testing.TB, app core.Application, opts Options) *hub {
 	t.Helper()
 	return newHubRuntime(t, &core.Runtime{App: app}, opts)
 }
 
-func newHubRuntime(t *testing.T, rt *core.Runtime, opts Options) *hub {
+func newHubRuntime(t testing.TB, rt *core.Runtime, opts Options) *hub {
 	t.Helper()
 	mem := layer.NewMemory(layer.Options{})
 	rt.Layer = mem
@@ -78,7 +78,7 @@ func status(resp *http.Response) string {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -98,7 +98,7 @@ func (h *hub) settled() {
 }
 
 // recv waits for one value from ch.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
@@ -143,7 +143,7 @@ func echo(disc chan<- ws.Disconnect) core.AppFunc {
 
 // closeCode reads until the socket fails and returns the close code the
 // server sent (-1 if it sent none).
-func closeCode(t *testing.T, c *gorilla.Conn) (int, string) {
+func closeCode(t testing.TB, c *gorilla.Conn) (int, string) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
@@ -160,7 +160,7 @@ func closeCode(t *testing.T, c *gorilla.Conn) (int, string) {
 }
 
 // roundTrip sends text and expects it back.
-func roundTrip(t *testing.T, c *gorilla.Conn, text string) {
+func roundTrip(t testing.TB, c *gorilla.Conn, text string) {
 	t.Helper()
 	if err := c.WriteMessage(gorilla.TextMessage, []byte(text)); err != nil {
 		t.Fatalf("write: %v", err)
