@@ -67,8 +67,8 @@ func FuzzFrameStream(f *testing.F) {
 	f.Add(maskedFrame(0x1, []byte("hi")))
 	f.Add(maskedFrame(0xa, []byte("pong")))
 	f.Add(append(maskedFrame(0xa, nil), maskedFrame(0x2, []byte{1})...))
-	f.Add([]byte{0x8a, 0xff})                    // a pong claiming 127 bytes
-	f.Add([]byte{0x0a, 0x80, 0, 0, 0, 0})        // a pong without FIN
+	f.Add([]byte{0x8a, 0xff})                     // a pong claiming 127 bytes
+	f.Add([]byte{0x0a, 0x80, 0, 0, 0, 0})         // a pong without FIN
 	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l'}) // unmasked
 	f.Add(maskedFrame(0x8, []byte{0x03, 0xe8}))
 	h := newHub(f, echo(nil), Options{MaxMessageSize: 4096, CloseTimeout: 500 * time.Millisecond})
