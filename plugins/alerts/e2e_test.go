@@ -1,0 +1,215 @@
+package alerts_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hubhq/hub/adapters/mqtt"
+	"github.com/hubhq/hub/adapters/telegram"
+	"github.com/hubhq/hub/adapters/telegram/telegramtest"
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/layer"
+	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/plugins/alerts"
+	"github.com/hubhq/hub/store"
+)
+
+// TestEndToEnd wires what the hub binary will: a real mosquitto, the MQTT
+// adapter routing sensors/+/temperature to "alerts", and the Telegram adapter
+// (against the fake Bot API) routing a bot to "alerts-notify", sharing one
+// layer and one store. A reading published with mosquitto_pub ends up as a
+// message in the Telegram chat.
+func TestEndToEnd(t *testing.T) {
+	broker := startMosquitto(t)
+	db, err := store.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	mem := layer.NewMemory(layer.Options{})
+
+	// Chat side: a Telegram bot whose chats receive the alerts.
+	fake := telegramtest.New(t)
+	bot := fake.AddBot("555001:alerts-test-token", "home_alerts_bot")
+	notify, err := alerts.NewNotify(alerts.DefaultGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := telegram.New(telegram.Options{
+		Bots:        []telegram.BotConfig{{Name: "home", Token: "555001:alerts-test-token", APIURL: fake.URL()}},
+		Runtime:     &core.Runtime{App: core.Named("alerts-notify", notify), Store: db, Layer: mem},
+		PollTimeout: time.Second,
+		Limits:      telegram.Limits{Chat: 100, Group: 100, Burst: 10},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, tg.Run)
+
+	// Sensor side: the MQTT adapter and the alerts consumer.
+	a, err := alerts.New(alerts.Config{Threshold: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := hubmqtt.TopicRouter{hubmqtt.Topic("sensors/+/temperature", core.Named("alerts", a))}
+	mq, err := mqtt.New(mqtt.Options{
+		Runtime: &core.Runtime{App: router, Store: db, Layer: mem},
+		Brokers: []mqtt.BrokerConfig{{Name: "home", URL: broker.URL(), ClientID: "hub-alerts-test", CleanSession: true,
+			Subscriptions: mqtt.SubscriptionsFor(router.Filters(), 1)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, mq.Run)
+
+	// Someone talks to the bot: the chat's scope opens and joins the group.
+	bot.PushMessage(42, "ada", "/alerts")
+	bot.WaitSent(t, 42, 1)
+
+	// The adapter subscribes in the background: a reading below the threshold
+	// on another sensor shows when readings flow.
+	eventually(t, "the hub reads sensors", func() bool {
+		broker.pub(t, "sensors/probe/temperature", "20")
+		return a.Stats().Readings > 0
+	})
+
+	broker.pub(t, "sensors/kitchen/temperature", "31.5")
+	broker.pub(t, "sensors/kitchen/temperature", "not a number")
+	broker.pub(t, "sensors/kitchen/temperature", `{"value": 33}`)
+	broker.pub(t, "sensors/kitchen/temperature", `{"value": 29}`)
+	sent := bot.WaitSent(t, 42, 3)
+	want := []string{
+		"sensor kitchen: temperature 31.5 above 30",
+		"sensor kitchen: temperature 29 back to normal (threshold 30)",
+	}
+	for i, w := range want {
+		if got := sent[i+1].Text; got != w {
+			t.Errorf("message %d: %q, want %q", i+1, got, w)
+		}
+	}
+	if s := a.Stats(); s.BadPayloads != 1 {
+		t.Errorf("stats %+v, want 1 bad payload", s)
+	}
+}
+
+// run runs an adapter until the test ends and checks that it stopped cleanly.
+func run(t *testing.T, fn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+// eventually polls cond with a deadline; cond may take a while (it
+// publishes), so it is not hubtest.Eventually's one second.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
+
+// need returns path, or skips the test without it (fails it with CI=true).
+func need(t *testing.T, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI: %v", path, err)
+		}
+		t.Skipf("%s not installed: %v", path, err)
+	}
+	return path
+}
+
+// mosquitto is a real broker of the test's own on a free loopback port.
+type mosquitto struct {
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startMosquitto(t *testing.T) *mosquitto {
+	t.Helper()
+	bin := need(t, "/usr/sbin/mosquitto")
+	need(t, "/usr/bin/mosquitto_pub")
+	dir := t.TempDir()
+	m := &mosquitto{port: freePort(t), done: make(chan struct{})}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_type error\nlog_type warning\n", m.port)
+	if u, err := user.Current(); err == nil && u.Uid == "0" {
+		conf += "user root\n" // else it drops to user mosquitto
+	}
+	path := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.cmd = exec.Command(bin, "-c", path)
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("start mosquitto: %v", err)
+	}
+	go func() { m.cmd.Wait(); close(m.done) }()
+	t.Cleanup(func() {
+		m.cmd.Process.Signal(syscall.SIGTERM)
+		<-m.done
+	})
+	eventually(t, "mosquitto listens", func() bool {
+		select {
+		case <-m.done:
+			t.Fatal("mosquitto exited at start")
+		default:
+		}
+		c, err := net.DialTimeout("tcp", m.addr(), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return m
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (m *mosquitto) addr() string { return "127.0.0.1:" + strconv.Itoa(m.port) }
+func (m *mosquitto) URL() string  { return "tcp://" + m.addr() }
+
+// pub publishes one message at QoS 1 with mosquitto_pub, as a sensor would.
+func (m *mosquitto) pub(t *testing.T, topic, payload string) {
+	t.Helper()
+	out, err := exec.Command("/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(m.port),
+		"-q", "1", "-t", topic, "-m", payload).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	}
+}
