@@ -133,7 +133,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-
 // need returns path, or skips the test without it (fails it with CI=true).
 func need(t *testing.T, path string) string {
 	t.Helper()
