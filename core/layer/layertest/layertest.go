@@ -111,14 +111,14 @@ func msg(typ string, n int) layer.Message { return layer.Message{"type": typ, "n
 func send(t testing.TB, l layer.Layer, ch string, m layer.Message) {
 	t.Helper()
 	if err := l.Send(ctxT(t), ch, m); err != nil {
-		t.Fatalf("Send(%s, %v): %v", ch, m, err)
+		t.Fatalf("Send(%s, type %q): %v", ch, m.Type(), err)
 	}
 }
 
 func groupSend(t testing.TB, l layer.Layer, group string, m layer.Message) {
 	t.Helper()
 	if err := l.GroupSend(ctxT(t), group, m); err != nil {
-		t.Fatalf("GroupSend(%s, %v): %v", group, m, err)
+		t.Fatalf("GroupSend(%s, type %q): %v", group, m.Type(), err)
 	}
 }
 
@@ -137,7 +137,7 @@ func receive(t testing.TB, l layer.Layer, ch, typ string, n int) layer.Message {
 		t.Fatalf("Receive(%s): %v (want %s #%d)", ch, err, typ, n)
 	}
 	if m.Type() != typ || intOf(m["n"]) != int64(n) {
-		t.Fatalf("Receive(%s) = %v, want type %s n %d", ch, m, typ, n)
+		t.Fatalf("Receive(%s) = type %q n %v, want type %s n %d", ch, m.Type(), m["n"], typ, n)
 	}
 	return m
 }
@@ -149,7 +149,7 @@ func expectNothing(t testing.TB, l layer.Layer, ch string) {
 	defer cancel()
 	m, err := l.Receive(ctx, ch)
 	if err == nil {
-		t.Fatalf("Receive(%s) = %v, want nothing", ch, m)
+		t.Fatalf("Receive(%s) = type %q n %v, want nothing", ch, m.Type(), m["n"])
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Receive(%s): %v, want context.DeadlineExceeded", ch, err)

@@ -117,8 +117,14 @@ func (l *Layer) connect(ctx context.Context, url string) (*goredis.Client, error
 	}
 	ro.Protocol = 2 // what redis-py speaks; plain replies, no push notifications
 	ro.DisableIdentity = true
-	ro.MaxRetries = 1    // our callers and drain loops retry with backoff
+	// No silent retries: a retried BZPOPMIN after a read timeout would drop
+	// the message the first one popped and return the next. Callers and
+	// the drain loops retry with backoff instead.
+	ro.MaxRetries = -1
 	ro.DialerRetries = 1 // so an outage is a prompt, clear error
+	// A pop of a 1 MiB message on a loaded host must not time out after the
+	// server has removed it; a dead host still fails at once (EOF).
+	ro.ReadTimeout = 10 * time.Second
 	ro.Dialer = l.conns.dialer(ro.TLSConfig)
 	c := goredis.NewClient(ro)
 	if err := c.Ping(ctx).Err(); err != nil {
