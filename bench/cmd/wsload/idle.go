@@ -26,6 +26,8 @@ func idleMain(args []string) error {
 	par := fs.Int("concurrency", 64, "sockets opened or cycled at once")
 	idle := fs.Duration("idle", 5*time.Second, "how long the sockets stay idle before the reading")
 	modes := fs.String("servers", "bare,hub", "servers to measure, in order")
+	path := fs.String("path", chatPath, "the hub route to open (the default is the chatroom consumer; "+echoPath+" is bench-echo)")
+	layerName := fs.String("layer", "memory", "the hub's channel layer: memory or none")
 	profile := fs.String("profile", "", "directory for the hub child's heap and goroutine profiles at the idle reading")
 	limit := fs.Duration("timeout", 3*time.Minute, "bound on the whole run")
 	_ = fs.Parse(args)
@@ -38,11 +40,12 @@ func idleMain(args []string) error {
 
 	fmt.Printf("wsload idle: %s, %s, GOMAXPROCS=%d, NumCPU=%d (client and server share them)\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Printf("hub route %s, layer %s; ", *path, *layerName)
 	fmt.Printf("%d idle sockets held %v (readings after GC + FreeOSMemory in the server), then %d connect/disconnect cycles, %d at a time\n\n",
 		*n, *idle, *cycles, *par)
 	var results []idleResult
 	for _, mode := range splitList(*modes) {
-		r, err := measureIdle(ctx, mode, *n, *cycles, *par, *idle, *profile)
+		r, err := measureIdle(ctx, mode, *path, *layerName, *n, *cycles, *par, *idle, *profile)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
@@ -78,8 +81,8 @@ type idleResult struct {
 }
 
 // measureIdle runs the idle benchmark against one fresh server child.
-func measureIdle(ctx context.Context, mode string, n, cycles, par int, idle time.Duration, profile string) (r idleResult, err error) {
-	c, err := startChild(mode)
+func measureIdle(ctx context.Context, mode, path, layerName string, n, cycles, par int, idle time.Duration, profile string) (r idleResult, err error) {
+	c, err := startChild(mode, "-layer", layerName)
 	if err != nil {
 		return r, err
 	}
@@ -87,7 +90,7 @@ func measureIdle(ctx context.Context, mode string, n, cycles, par int, idle time
 	r.mode = mode
 	url := "ws://" + c.addr + "/"
 	if mode == "hub" {
-		url = "ws://" + c.addr + chatPath
+		url = "ws://" + c.addr + path
 		// Let the hub's layer be seen by the stats endpoint (answers 403).
 		if ws, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws://"+c.addr+probePath, nil); err == nil {
 			ws.Close()
@@ -127,6 +130,7 @@ func measureIdle(ctx context.Context, mode string, n, cycles, par int, idle time
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d sockets open in %v\n", mode, n, time.Since(start).Round(time.Millisecond))
 	time.Sleep(idle)
+	fmt.Fprintf(os.Stderr, "%s: idle reading; %d pings answered so far\n", mode, pings.Load())
 	rawRSS := rss(c.pid())
 	held, err := c.readStats(ctx, true)
 	if err != nil {
@@ -139,7 +143,7 @@ func measureIdle(ctx context.Context, mode string, n, cycles, par int, idle time
 	r.stack = per(int64(held.StackInuse), int64(r.base.StackInuse))
 	r.goroutines = per(int64(held.Goroutines), int64(r.base.Goroutines))
 	if profile != "" {
-		if err := saveProfiles(ctx, c, profile); err != nil {
+		if err := saveProfiles(ctx, c, profile, "idle-"); err != nil {
 			return r, err
 		}
 	}
@@ -186,6 +190,11 @@ func measureIdle(ctx context.Context, mode string, n, cycles, par int, idle time
 	if r.end, err = c.readStats(ctx, true); err != nil {
 		return r, err
 	}
+	if profile != "" {
+		if err := saveProfiles(ctx, c, profile, "after-cycles-"); err != nil {
+			return r, err
+		}
+	}
 	r.live, r.wsConns, r.layer = "-", "-", "-"
 	if mode == "hub" {
 		m, err := c.metrics(ctx)
@@ -203,6 +212,9 @@ func measureIdle(ctx context.Context, mode string, n, cycles, par int, idle time
 	}
 	return r, nil
 }
+
+// pings counts the server's pings the client sockets answered.
+var pings atomic.Int64
 
 // idleSocket is one client socket whose reader answers the server's pings
 // and notices the end of the stream.
@@ -224,6 +236,16 @@ func dialIdle(ctx context.Context, url string) (*idleSocket, error) {
 		return nil, err
 	}
 	s := &idleSocket{ws: ws, done: make(chan struct{})}
+	// gorilla's own answer gives a pong one second; on a loaded machine with
+	// 10,000 sockets in one process that is too short.
+	ws.SetPingHandler(func(data string) error {
+		pings.Add(1)
+		err := ws.WriteControl(gorilla.PongMessage, []byte(data), time.Now().Add(10*time.Second))
+		if errors.Is(err, gorilla.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	go func() {
 		defer close(s.done)
 		for {
@@ -308,7 +330,7 @@ func forEach(ctx context.Context, n, par int, f func(i int) error) error {
 
 // saveProfiles stores the server child's heap profile and its goroutines
 // (debug=1 groups identical stacks and counts them).
-func saveProfiles(ctx context.Context, c *child, dir string) error {
+func saveProfiles(ctx context.Context, c *child, dir, prefix string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -320,7 +342,7 @@ func saveProfiles(ctx context.Context, c *child, dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, c.mode+"-"+name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, c.mode+"-"+prefix+name), b, 0o644); err != nil {
 			return err
 		}
 	}
@@ -336,5 +358,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-var _ = errors.New

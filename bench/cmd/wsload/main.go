@@ -60,13 +60,14 @@ type child struct {
 	stats string // its stats listener
 }
 
-// startChild starts "wsload serve -mode mode" and waits for it to listen.
-func startChild(mode string) (*child, error) {
+// startChild starts "wsload serve -mode mode flags..." and waits for it to
+// listen.
+func startChild(mode string, flags ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve", "-mode", mode)
+	cmd := exec.Command(exe, append([]string{"serve", "-mode", mode}, flags...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

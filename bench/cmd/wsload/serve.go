@@ -34,7 +34,7 @@ const (
 	probePath = "/bench/probe/"  // bench-probe
 	hubConfig = `listen: 127.0.0.1:0
 store: %s
-layer: memory
+layer: %s
 log:
   level: warn
 routes:
@@ -54,6 +54,7 @@ routes:
 func serveMain(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	mode := fs.String("mode", "hub", "hub or bare")
+	layerName := fs.String("layer", "memory", "the hub's channel layer: memory or none")
 	_ = fs.Parse(args)
 	raiseNoFile()
 
@@ -91,7 +92,7 @@ func serveMain(args []string) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		cfg, err := config.Parse("wsload", fmt.Appendf(nil, hubConfig, filepath.Join(dir, "hub.db")))
+		cfg, err := config.Parse("wsload", fmt.Appendf(nil, hubConfig, filepath.Join(dir, "hub.db"), *layerName))
 		if err != nil {
 			return err
 		}
@@ -122,6 +123,7 @@ func serveMain(args []string) error {
 		_ = json.NewEncoder(w).Encode(readStats(conns()))
 	})
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	statsSrv := &http.Server{Handler: mux}
 	go func() { _ = statsSrv.Serve(statsLn) }()
 	defer statsSrv.Close()
