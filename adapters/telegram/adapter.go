@@ -42,9 +42,11 @@ type BotConfig struct {
 	APIURL string
 	// Mode is Polling ("" too) or Webhook.
 	Mode string
+	// WebhookURL, if set, is registered with Telegram (setWebhook) when Run
+	// starts: the public HTTPS URL where Adapter.Webhook(Name) is mounted.
+	WebhookURL string
 	// WebhookSecret, if set, must match each webhook request's
-	// X-Telegram-Bot-Api-Secret-Token header (the secret_token given to
-	// setWebhook).
+	// X-Telegram-Bot-Api-Secret-Token header; Run gives it to setWebhook.
 	WebhookSecret Token
 }
 
@@ -152,9 +154,11 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	return b, nil
 }
 
-// Run checks every bot's token (getMe), then receives updates until ctx
-// ends; then it closes every open scope (each gets a chat.Disconnect with
-// reason "shutdown") and returns.
+// Run checks every bot's token (getMe), registers webhooks that have a
+// WebhookURL (setWebhook) and starts polling the other bots (removing a
+// webhook left over from a webhook setup, which would block polling); then
+// it receives updates until ctx ends, closes every open scope (each gets a
+// chat.Disconnect with reason "shutdown") and returns.
 func (a *Adapter) Run(ctx context.Context) error {
 	for _, b := range a.bots {
 		me, err := b.api.GetMe(ctx)
@@ -175,17 +179,46 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	a.running = scopeCtx
 	a.mu.Unlock()
+	defer a.shutdown()
 
+	ctx, stop := context.WithCancel(ctx)
 	var polls sync.WaitGroup
+	defer polls.Wait()
+	defer stop() // a failing bot stops the others
 	for _, b := range a.bots {
-		a.log.Info("bot started", "bot", b.cfg.Name, "username", b.username, "mode", b.cfg.Mode)
-		if b.cfg.Mode == Polling {
-			polls.Go(func() { a.poll(ctx, b) })
+		if err := a.receive(ctx, b, &polls); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("telegram: bot %q: %w", b.cfg.Name, redact(err, b.cfg.Token))
 		}
+		a.log.Info("bot started", "bot", b.cfg.Name, "username", b.username, "mode", b.cfg.Mode)
 	}
 	<-ctx.Done()
-	polls.Wait()
-	a.shutdown()
+	return nil
+}
+
+// receive starts receiving a bot's updates: it points its webhook at us, or
+// starts polling.
+func (a *Adapter) receive(ctx context.Context, b *botRunner, polls *sync.WaitGroup) error {
+	if b.cfg.Mode == Webhook {
+		if b.cfg.WebhookURL == "" {
+			return nil // registered by hand
+		}
+		_, err := b.api.SetWebhook(ctx, &bot.SetWebhookParams{URL: b.cfg.WebhookURL, SecretToken: string(b.cfg.WebhookSecret), AllowedUpdates: allowedUpdates})
+		return err
+	}
+	info, err := b.api.GetWebhookInfo(ctx)
+	if err != nil {
+		return err
+	}
+	if info.URL != "" {
+		a.log.Warn("removing the bot's webhook to poll instead", "bot", b.cfg.Name)
+		if _, err := b.api.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
+			return err
+		}
+	}
+	polls.Go(func() { a.poll(ctx, b) })
 	return nil
 }
 

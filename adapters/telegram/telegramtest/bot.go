@@ -34,6 +34,8 @@ type Bot struct {
 	flood      map[int64]time.Time    // chat id (0: the whole bot) → retry time
 	violations int
 	callbacks  map[string]bool // callback query id → answered
+	polls      int             // getUpdates calls so far: a newer one ends an older one
+	webhook    webhook
 }
 
 // Message is a message in a fake chat, as it is now.
@@ -362,8 +364,17 @@ func (b *Bot) getUpdates(ctx context.Context, p params) (any, *apiError) {
 	timeout, _ := strconv.Atoi(p["timeout"])
 	deadline := time.NewTimer(time.Duration(timeout) * time.Second)
 	defer deadline.Stop()
+	b.s.mu.Lock()
+	b.polls++
+	poll := b.polls
+	b.s.notify() // wakes an older poll, which then ends
+	b.s.mu.Unlock()
 	for {
 		b.s.mu.Lock()
+		if err := b.pollConflict(poll); err != nil {
+			b.s.mu.Unlock()
+			return nil, err
+		}
 		b.confirm(offset)
 		if len(b.updates) > 0 || timeout <= 0 {
 			out := slices.Clone(b.updates[:min(limit, len(b.updates))])
@@ -380,6 +391,19 @@ func (b *Bot) getUpdates(ctx context.Context, p params) (any, *apiError) {
 			return []*models.Update{}, nil
 		}
 	}
+}
+
+// pollConflict refuses a long poll, as Telegram does, while a webhook is
+// set or once a newer poll started (two hub processes with one token).
+// Callers hold s.mu.
+func (b *Bot) pollConflict(poll int) *apiError {
+	switch {
+	case b.webhook.url != "":
+		return &apiError{Code: http.StatusConflict, Description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
+	case b.polls != poll:
+		return &apiError{Code: http.StatusConflict, Description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
+	}
+	return nil
 }
 
 // confirm forgets the updates an offset confirms: those before a positive

@@ -20,6 +20,11 @@
 // and counted in [Bot.FloodViolations]. Every request is recorded with its
 // arrival time ([Bot.Requests]), so tests can check rate limits.
 //
+// setWebhook works as on Telegram: pending updates are then posted to the
+// hook, one at a time, with the X-Telegram-Bot-Api-Secret-Token header, and
+// retried until it answers 2xx; getUpdates is refused with 409 meanwhile,
+// as it is when a newer getUpdates call ends an older one.
+//
 // Chat ids follow Telegram's convention: positive ids are private chats with
 // the user of the same id, negative ones are groups (supergroups, which may
 // have forum topics).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -232,5 +233,83 @@ func TestEncodings(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Fatalf("wrong token: %d", resp.StatusCode)
+	}
+}
+
+func TestWebhookDelivery(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(token, "hub_bot")
+	got := make(chan string, 10)
+	fails := 1 // the hook refuses the first delivery: it is retried
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var u models.Update
+		if err := json.NewDecoder(r.Body).Decode(&u); err != nil {
+			t.Error(err)
+		}
+		if fails > 0 {
+			fails--
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		got <- r.Header.Get("X-Telegram-Bot-Api-Secret-Token") + " " + u.Message.Text
+	}))
+	t.Cleanup(hook.Close)
+	c := client(t, fake)
+	ctx := context.Background()
+
+	tg.PushMessage(42, "ada", "queued before")
+	if _, err := c.SetWebhook(ctx, &bot.SetWebhookParams{URL: hook.URL, SecretToken: "s3"}); err != nil {
+		t.Fatal(err)
+	}
+	tg.PushMessage(42, "ada", "after")
+	for _, want := range []string{"s3 queued before", "s3 after"} {
+		if g := <-got; g != want {
+			t.Fatalf("hook got %q, want %q", g, want)
+		}
+	}
+	info, err := c.GetWebhookInfo(ctx)
+	if err != nil || info.URL != hook.URL || !strings.Contains(info.LastErrorMessage, "500") {
+		t.Fatalf("webhook info %+v, %v", info, err)
+	}
+	resp, err := http.Get(fake.URL() + "/bot" + token + "/getUpdates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("getUpdates with a webhook set: %d, want 409", resp.StatusCode)
+	}
+	if _, err := c.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
+		t.Fatal(err)
+	}
+	tg.WaitRequests(t, "deleteWebhook", 1)
+}
+
+func TestNewerPollEndsOlder(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(token, "hub_bot")
+	older := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(fake.URL() + "/bot" + token + "/getUpdates?timeout=10")
+		if err != nil {
+			older <- 0
+			return
+		}
+		resp.Body.Close()
+		older <- resp.StatusCode
+	}()
+	tg.WaitRequests(t, "getUpdates", 1)
+	// A second poller, as from a second hub with the same token: the first
+	// is told it lost.
+	resp, err := http.Get(fake.URL() + "/bot" + token + "/getUpdates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("newer poll: %d", resp.StatusCode)
+	}
+	if code := <-older; code != http.StatusConflict {
+		t.Fatalf("older poll: %d, want 409", code)
 	}
 }

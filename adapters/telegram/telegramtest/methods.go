@@ -21,6 +21,9 @@ var methods = map[string]func(b *Bot, p params, now time.Time) (any, *apiError){
 	"setmessagereaction":  (*Bot).setMessageReaction,
 	"sendchataction":      (*Bot).sendChatAction,
 	"answercallbackquery": (*Bot).answerCallbackQuery,
+	"setwebhook":          (*Bot).setWebhook,
+	"deletewebhook":       (*Bot).deleteWebhook,
+	"getwebhookinfo":      (*Bot).getWebhookInfo,
 }
 
 func (b *Bot) user() *models.User {

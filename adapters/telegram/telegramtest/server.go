@@ -1,6 +1,7 @@
 package telegramtest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,11 @@ import (
 
 // Server is a fake Bot API server hosting any number of bots.
 type Server struct {
-	srv *httptest.Server
+	srv       *httptest.Server
+	ctx       context.Context // ends at Close: stops webhook deliveries
+	cancel    context.CancelFunc
+	deliverer sync.WaitGroup
+	closeOnce sync.Once
 
 	mu      sync.Mutex
 	bots    map[string]*Bot // by token
@@ -26,8 +31,9 @@ type Server struct {
 // New starts a fake server, closed when the test ends.
 func New(t testing.TB) *Server {
 	s := &Server{bots: make(map[string]*Bot), changed: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(s.srv.Close)
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -38,7 +44,13 @@ func (s *Server) URL() string { return s.srv.URL }
 // Close shuts the server down, like an outage: calls then fail to connect.
 // It waits for requests in progress, a long poll included. New registers it
 // with the test's cleanup, so calling it is only needed mid-test.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.srv.Close()
+		s.deliverer.Wait()
+	})
+}
 
 // AddBot registers a bot. Its id is the number before the token's colon, as
 // in a real token ("123456:ABC…").
