@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,6 +121,8 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	switch {
 	case cfg.Name == "":
 		return nil, errors.New("telegram: a bot has no name")
+	case strings.ContainsAny(cfg.Name, ": \t\n/"): // it is part of scope keys
+		return nil, fmt.Errorf("telegram: bot name %q may not contain ':', '/' or spaces", cfg.Name)
 	case a.bots[cfg.Name] != nil:
 		return nil, fmt.Errorf("telegram: two bots are named %q", cfg.Name)
 	case cfg.Token == "":

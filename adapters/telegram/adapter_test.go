@@ -431,6 +431,7 @@ func TestConfigErrors(t *testing.T) {
 		{telegram.Options{}, "no runtime"},
 		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Token: "1:x"}}}, "no name"},
 		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a"}}}, "no token"},
+		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a:b", Token: "1:x"}}}, "may not contain"},
 		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a", Token: "1:x"}, {Name: "a", Token: "2:y"}}}, "two bots"},
 		{telegram.Options{Runtime: rt, Bots: []telegram.BotConfig{{Name: "a", Token: "1:x", Mode: "carrier-pigeon"}}}, "unknown mode"},
 	} {
