@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -586,4 +587,39 @@ func TestPipelinedFrames(t *testing.T) {
 func maskedFrame(op byte, payload []byte) []byte {
 	f := []byte{0x80 | op, 0x80 | byte(len(payload)), 0, 0, 0, 0}
 	return append(f, payload...)
+}
+
+// TestManySockets runs sockets side by side with pings every few
+// milliseconds, so readers park, wake on pongs and messages, and write
+// concurrently: the race detector watches the hand-overs.
+func TestManySockets(t *testing.T) {
+	const sockets, messages = 40, 25
+	h := newHub(t, echo(nil), Options{PingInterval: 2 * time.Millisecond, PongTimeout: 5 * time.Second})
+	var wg sync.WaitGroup
+	errs := make(chan error, sockets)
+	for i := range sockets {
+		c := h.dial("/")
+		wg.Go(func() {
+			for j := range messages {
+				want := fmt.Sprintf("socket %d message %d", i, j)
+				if err := c.WriteMessage(gorilla.TextMessage, []byte(want)); err != nil {
+					errs <- err
+					return
+				}
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, got, err := c.ReadMessage(); err != nil || string(got) != want {
+					errs <- fmt.Errorf("got %q, %v; want %q", got, err, want)
+					return
+				}
+			}
+			_ = c.WriteMessage(gorilla.CloseMessage, gorilla.FormatCloseMessage(ws.CloseNormal, ""))
+			closeCode(t, c)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	h.settled()
 }

@@ -293,18 +293,29 @@ func (c *conn) startClose(code int, reason string, discard bool) bool {
 // parked socket has no read running.
 func (c *conn) ping() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.state != stateOpen {
+		c.mu.Unlock()
 		return
 	}
 	if c.parked && time.Since(c.seen) > c.a.opts.PongTimeout {
+		c.mu.Unlock()
 		c.a.log.Debug("websocket: no pong in time; dropping", "scope", c.scope.Key, "timeout", c.a.opts.PongTimeout)
-		go c.drop() // drop takes mu
+		c.drop()
 		return
 	}
 	c.pingDue = true
 	c.pinger.Reset(c.a.opts.PingInterval)
-	c.kickLocked()
+	// The timer runs this callback in a goroutine of its own: let it be the
+	// flusher rather than start another.
+	run := !c.flushing
+	if run {
+		c.flushing = true
+		c.a.wg.Add(1)
+	}
+	c.mu.Unlock()
+	if run {
+		c.flush()
+	}
 }
 
 // kickLocked starts a flusher unless one is running. Callers hold mu, and

@@ -33,7 +33,10 @@ func TestIdleFootprint(t *testing.T) {
 	}
 	for _, withLayer := range []bool{false, true} {
 		t.Run(fmt.Sprintf("layer=%v", withLayer), func(t *testing.T) {
-			h := newHub(t, echo(nil), Options{})
+			// HUB_WS_FOOTPRINT_PING=100ms makes the sockets ping and pong
+			// while they idle.
+			ping, _ := time.ParseDuration(os.Getenv("HUB_WS_FOOTPRINT_PING"))
+			h := newHub(t, echo(nil), Options{PingInterval: ping, PongTimeout: 10 * ping})
 			if !withLayer {
 				h.rt.Layer = nil
 				h.a.rt.Layer = nil
@@ -83,6 +86,13 @@ func TestFootprintClients(t *testing.T) {
 			t.Fatalf("dial %d: %v", len(conns), err)
 		}
 		conns = append(conns, c)
+		go func() { // reading answers the server's pings
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
 	}
 	fmt.Println("ready")
 	_, _ = io.Copy(io.Discard, os.Stdin)
