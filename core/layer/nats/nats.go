@@ -104,20 +104,7 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		fixed:   make(map[string]*nats.Subscription),
 		groups:  make(map[string]*groupState),
 	}
-	opts := append([]nats.Option{
-		nats.Name("hub layer " + l.proc),
-		nats.MaxReconnects(-1),
-		nats.CustomReconnectDelay(reconnectDelay),
-		// No buffering while disconnected: a send then fails clearly
-		// instead of being replayed late or lost silently.
-		nats.ReconnectBufSize(-1),
-		nats.NoCallbacksAfterClientClose(),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			l.log.Warn("disconnected; reconnecting with backoff", "err", err)
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { l.log.Info("reconnected", "server", nc.ConnectedUrlRedacted()) }),
-	}, o.NATS...)
-	nc, err := nats.Connect(o.URL, opts...)
+	nc, err := nats.Connect(o.URL, l.connOptions(o.NATS)...)
 	if err != nil {
 		return nil, fmt.Errorf("nats: connect %s: %w", o.URL, err)
 	}
@@ -135,6 +122,24 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		return nil, fmt.Errorf("nats: connect %s: %w", o.URL, err)
 	}
 	return l, nil
+}
+
+// connOptions are the connection settings: reconnect forever with backoff,
+// never buffer while disconnected, log the outages.
+func (l *Layer) connOptions(extra []nats.Option) []nats.Option {
+	return append([]nats.Option{
+		nats.Name("hub layer " + l.proc),
+		nats.MaxReconnects(-1),
+		nats.CustomReconnectDelay(reconnectDelay),
+		// No buffering while disconnected: a send then fails clearly
+		// instead of being replayed late or lost silently.
+		nats.ReconnectBufSize(-1),
+		nats.NoCallbacksAfterClientClose(),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			l.log.Warn("disconnected; reconnecting with backoff", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { l.log.Info("reconnected", "server", nc.ConnectedUrlRedacted()) }),
+	}, extra...)
 }
 
 // reconnectDelay is capped exponential backoff with jitter.
@@ -241,7 +246,10 @@ func (l *Layer) Receive(ctx context.Context, channel string) (layer.Message, err
 			return nil, fmt.Errorf("nats: receive %s: process-local channel of another process", channel)
 		}
 	} else if err := l.subscribeFixed(ctx, channel); err != nil {
-		return nil, fmt.Errorf("nats: receive %s: %w", channel, err)
+		if l.isClosed() {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("nats: receive %s: %w", channel, l.connErr(err))
 	}
 	return l.receiveLocal(ctx, channel)
 }
@@ -337,6 +345,9 @@ func (l *Layer) handleFlush(m *nats.Msg) {
 // Flush implements layer.Layer: every process of the layer empties its
 // queues and drops its group memberships. Fixed-name subscriptions stay.
 func (l *Layer) Flush(ctx context.Context) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
 	l.flushLocal()
 	m := nats.NewMsg(l.prefix + ".flush")
 	m.Header.Set(hFrom, l.proc)

@@ -310,6 +310,9 @@ func (l *Layer) GroupAdd(ctx context.Context, group, channel string) error {
 	if err := checkNames(group, channel); err != nil {
 		return err
 	}
+	if l.ctx.Err() != nil {
+		return ErrClosed
+	}
 	key := l.groupKey(group)
 	_, err := l.groupHost(group).TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.ZAdd(ctx, key, goredis.Z{Score: float64(time.Now().UnixMicro()) / 1e6, Member: channel})
@@ -327,6 +330,9 @@ func (l *Layer) GroupDiscard(ctx context.Context, group, channel string) error {
 	if err := checkNames(group, channel); err != nil {
 		return err
 	}
+	if l.ctx.Err() != nil {
+		return ErrClosed
+	}
 	if err := l.groupHost(group).ZRem(ctx, l.groupKey(group), channel).Err(); err != nil {
 		return fmt.Errorf("redis: group discard %s from %s: %w", channel, group, err)
 	}
@@ -336,6 +342,9 @@ func (l *Layer) GroupDiscard(ctx context.Context, group, channel string) error {
 // Flush implements layer.Layer: it deletes every key under the prefix on
 // every host, as channels_redis' flush, and empties the local queues.
 func (l *Layer) Flush(ctx context.Context) error {
+	if l.ctx.Err() != nil {
+		return ErrClosed
+	}
 	pattern := globEscape(l.prefix) + "*"
 	for i, h := range l.hosts {
 		if err := flushScript.Run(ctx, h, nil, pattern).Err(); err != nil {
