@@ -1,0 +1,50 @@
+package discord
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// discordHost is where discordgo sends every REST call, gateway discovery
+// included: its endpoints are package variables naming it.
+const discordHost = "discord.com"
+
+// redirect sends a bot's requests for discord.com to its own API server.
+// It is how several bots with different servers share one process: each
+// session gets its own http.Client, and discordgo's package-level endpoint
+// variables stay untouched. The gateway URL comes from GET /gateway through
+// the same client, so the session dials the right server too.
+type redirect struct {
+	base *url.URL // scheme, host and optional path prefix standing for https://discord.com
+	next http.RoundTripper
+}
+
+func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != discordHost {
+		return r.next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host = r.base.Scheme, r.base.Host
+	req.URL.Path = r.base.Path + req.URL.Path
+	if req.URL.RawPath != "" {
+		req.URL.RawPath = r.base.Path + req.URL.RawPath
+	}
+	req.Host = r.base.Host
+	return r.next.RoundTrip(req)
+}
+
+// transport returns the RoundTripper for a bot's API URL ("" is Discord).
+func transport(apiURL string) (http.RoundTripper, error) {
+	next := http.DefaultTransport.(*http.Transport).Clone() // no connection pool shared between bots
+	if apiURL == "" {
+		return next, nil
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bad api_url %q: want http(s)://host[/prefix]", apiURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return redirect{base: u, next: next}, nil
+}
