@@ -25,7 +25,9 @@ type Options struct {
 	// PingInterval is how often the server pings an open socket (default 20 s).
 	PingInterval time.Duration
 	// PongTimeout is how long a socket may stay silent (no pong, no frame)
-	// before it is dropped (default 30 s). Keep it above PingInterval.
+	// before it is dropped (default 30 s). Keep it above PingInterval: an
+	// idle socket is checked at each ping, so it goes within PongTimeout +
+	// PingInterval.
 	PongTimeout time.Duration
 	// HandshakeTimeout is how long the application has to Accept or Close
 	// a new connection (default 5 s); after it the client gets HTTP 504.
@@ -55,9 +57,10 @@ const (
 )
 
 const (
-	// readBufferSize holds a typical chat frame and its header; bigger
-	// messages are read straight into their own buffer, so a small one costs
-	// throughput little and saves memory on every idle socket.
+	// readBufferSize is the socket's bufio.Reader: it holds a typical chat
+	// frame and its header; bigger messages are read straight into their
+	// own buffer, so a small one costs throughput little and saves memory on
+	// every idle socket. gorilla adopts it only above 256 bytes.
 	readBufferSize = 512
 	// closeWait bounds how long a socket waits for the client's answer to a
 	// close frame (capped by CloseTimeout).

@@ -623,3 +623,49 @@ func TestManySockets(t *testing.T) {
 	}
 	h.settled()
 }
+
+// TestHalfFrameDropped: a client that stops in the middle of a frame is
+// dropped by the running reader's deadline.
+func TestHalfFrameDropped(t *testing.T) {
+	disc := make(chan ws.Disconnect, 1)
+	h := newHub(t, echo(disc), Options{PingInterval: 10 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+	c := h.dial("/")
+	// The client cannot answer pings: a pong would continue the frame.
+	if _, err := c.NetConn().Write(maskedFrame(0x1, []byte("hello"))[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, disc, "disconnect"); got.Code != ws.CloseAbnormal {
+		t.Errorf("app saw %+v, want Disconnect{1006}", got)
+	}
+	h.settled()
+}
+
+func TestShutdownDuringHandshake(t *testing.T) {
+	connected := make(chan struct{})
+	disc := make(chan core.Event, 1)
+	app := core.AppFunc(func(ctx context.Context, _ *core.Scope, inbox core.Inbox, _ core.SendFunc) error {
+		if _, err := inbox.Next(ctx); err != nil {
+			return err
+		}
+		close(connected) // and never answer
+		ev, err := inbox.Next(ctx)
+		disc <- ev
+		return err
+	})
+	h := newHub(t, app, Options{})
+	dialed := make(chan *http.Response, 1)
+	go func() {
+		_, resp, _ := gorilla.DefaultDialer.Dial(h.url("/"), nil)
+		dialed <- resp
+	}()
+	recv(t, connected, "connect")
+	if err := h.a.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if resp := recv(t, dialed, "handshake answer"); resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("handshake answered %s, want 503", status(resp))
+	}
+	if got := recv(t, disc, "disconnect"); got != (ws.Disconnect{Code: ws.CloseGoingAway}) {
+		t.Errorf("app saw %#v, want Disconnect{1001}", got)
+	}
+}

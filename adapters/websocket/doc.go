@@ -10,22 +10,33 @@
 // middleware (core.URLRouter, websocket.OriginValidator) decide who may
 // connect, not the adapter.
 //
-// After the upgrade a connection costs as little as the adapter can make it,
-// because a hub may hold tens of thousands of idle sockets: one reader
-// goroutine (started fresh, so the HTTP server's request state is freed), a
-// 512-byte read buffer, write buffers taken from a shared pool only while a
-// message is being written, and a timer for pings. There is no writer
-// goroutine per socket: a send appends to the connection's bounded queue and
-// starts a flusher only when none is running; the flusher writes until the
-// queue is empty and exits. A client that does not read fills its own queue,
-// after which sends fail and the socket is closed with 1008 ("client too
-// slow"); the application never waits on the network, and other sockets
-// never notice.
+// After the upgrade an idle socket costs as little as the adapter can make
+// it, because a hub may hold tens of thousands: no goroutine of the adapter
+// at all, a 512-byte read buffer, write buffers taken from a shared pool
+// only while a message is being written, and a timer for pings. On Linux a
+// reader whose buffer is empty parks the socket in one shared epoll set
+// (EPOLLONESHOT) and exits; the poller's single goroutine starts a new
+// reader when the client sends something. The reader waits for the next
+// frame in its own bufio.Reader, which it hands gorilla through the hijack,
+// so it can tell when the buffer is empty, and it consumes pongs itself,
+// since gorilla would otherwise wait deep inside its frames for the next
+// data message. Elsewhere (or over TLS) the reader stays, waiting in bufio
+// with a small stack.
 //
-// Closing has one owner, the reader goroutine: whoever decides to close (the
-// application, a full queue, Shutdown) only queues a close frame; the
-// reader sees the client's answer, a timeout or a dropped connection, closes
-// the socket, delivers websocket.Disconnect and stops the instance. The first
+// Nor is there a writer goroutine per socket: a send appends to the
+// connection's bounded queue and starts a flusher only when none is
+// running; the flusher writes until the queue is empty and exits (the ping
+// timer's own goroutine writes the pings). A client that does not read fills
+// its own queue, after which sends fail and the socket is closed with 1008
+// ("client too slow"); the application never waits on the network, and
+// other sockets never notice.
+//
+// Closing has one owner, the reader: whoever decides to close (the
+// application, a full queue, Shutdown) only queues a close frame, and
+// whoever must drop a socket (a failed write, a timeout) closes the network
+// connection, starting a reader if the socket was parked. The reader sees
+// the client's answer, a timeout or the dropped connection, closes the
+// socket, delivers websocket.Disconnect and stops the instance. The first
 // close code decided wins, so the application always learns the code the
 // client was sent.
 //
