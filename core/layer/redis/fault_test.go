@@ -150,3 +150,26 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 	waitGoroutines(t, base)
 }
+
+// TestNewPrefixWakes checks that a channel with a prefix new to the process
+// is drained at once, not after the drain loop's current BZPOPMIN times out.
+func TestNewPrefixWakes(t *testing.T) {
+	s := startServer(t)
+	opts := Options{Hosts: []string{s.url()}}
+	hub, peer := newTestLayer(t, opts), newTestLayer(t, opts)
+	defer hub.Close()
+	defer peer.Close()
+	ctx := context.Background()
+	ch, err := hub.NewChannel(ctx, "custom.prefix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Send(ctx, ch, layer.Message{"type": "woken"}); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancel := context.WithTimeout(ctx, drainTimeout*3/4)
+	defer cancel()
+	if m, err := hub.Receive(quick, ch); err != nil || m.Type() != "woken" {
+		t.Fatalf("Receive on a new prefix within %v: %v, %v", drainTimeout*3/4, m, err)
+	}
+}

@@ -134,15 +134,42 @@ func (l *Layer) maybeSweep() {
 	}
 }
 
-// listenKeys are the sets this process drains on one host.
+// listenKeys are the sets this process drains on each host, and its wake
+// key.
 func (l *Layer) listenKeys() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	keys := make([]string, 0, len(l.listen))
+	keys := make([]string, 0, len(l.listen)+1)
 	for name := range l.listen {
 		keys = append(keys, l.prefix+name)
 	}
-	return keys
+	return append(keys, l.wakeKey())
+}
+
+// wakeKey is a set only this process writes to, to wake its drain loops
+// from BZPOPMIN. No channel or group key has a ':' after the prefix but
+// groups, so it cannot clash with channels_redis' keys.
+func (l *Layer) wakeKey() string { return l.prefix + ":wake:" + l.client }
+
+// listenTo makes the drain loops drain the set of a non-local name
+// ("specific.<client>!"). For a name new to this process it wakes them, so
+// they do not wait out their current BZPOPMIN; if that fails they pick the
+// name up within drainTimeout anyway.
+func (l *Layer) listenTo(ctx context.Context, nonLocal string) {
+	l.mu.Lock()
+	known := l.listen[nonLocal]
+	l.listen[nonLocal] = true
+	l.mu.Unlock()
+	if known {
+		return
+	}
+	for _, h := range l.hosts {
+		h.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			p.ZAdd(ctx, l.wakeKey(), goredis.Z{Score: 0, Member: "wake"})
+			p.Expire(ctx, l.wakeKey(), time.Minute)
+			return nil
+		})
+	}
 }
 
 // drain is the one blocking loop per host that moves this process' messages
@@ -155,9 +182,9 @@ func (l *Layer) drain(host int) {
 	var b backoff
 	failing := false
 	for l.ctx.Err() == nil {
-		_, member, sc, err := bzpopmin(l.ctx, l.hosts[host], l.listenKeys(), drainTimeout)
+		key, member, sc, err := bzpopmin(l.ctx, l.hosts[host], l.listenKeys(), drainTimeout)
 		switch {
-		case errors.Is(err, goredis.Nil):
+		case errors.Is(err, goredis.Nil), err == nil && key == l.wakeKey():
 		case err != nil:
 			if l.ctx.Err() != nil {
 				return

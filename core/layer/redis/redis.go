@@ -166,9 +166,7 @@ func (l *Layer) NewChannel(ctx context.Context, prefix string) (string, error) {
 	if err := layer.ValidChannelName(name); err != nil {
 		return "", err
 	}
-	l.mu.Lock()
-	l.listen[nonLocalName(name)] = true
-	l.mu.Unlock()
+	l.listenTo(ctx, nonLocalName(name))
 	return name, nil
 }
 
@@ -230,9 +228,7 @@ func (l *Layer) Receive(ctx context.Context, channel string) (layer.Message, err
 	if !l.own(channel) {
 		return nil, fmt.Errorf("redis: receive %s: process-local channel of another process", channel)
 	}
-	l.mu.Lock()
-	l.listen[nonLocalName(channel)] = true
-	l.mu.Unlock()
+	l.listenTo(ctx, nonLocalName(channel))
 	return l.receiveLocal(ctx, channel)
 }
 
