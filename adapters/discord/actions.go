@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -15,6 +17,9 @@ import (
 // perform turns an action of a conversation's application into a REST
 // call, made within the bot's and the channel's limits.
 func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, r *reactions, ev core.Event) error {
+	if send, ok := ev.(chat.Send); ok && utf8.RuneCountInString(send.Text) > maxMessage {
+		return a.sendLong(ctx, b, t, r, send)
+	}
 	var err error
 	if react, ok := ev.(chat.React); ok {
 		err = b.react(ctx, t, r, react)
@@ -29,6 +34,43 @@ func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, r *reacti
 		return fmt.Errorf("discord: %s in channel %s: %w", ev.Type(), t.channel, redact(err, b.cfg.Token))
 	}
 	return nil
+}
+
+// maxMessage is the longest message Discord takes, in characters.
+const maxMessage = 2000
+
+// sendLong sends a text too long for one message as several, split at line
+// or word ends where it can: text from other platforms (Telegram allows
+// 4096 characters) must not be refused. The first part is the reply, and
+// its id is the one reported.
+func (a *Adapter) sendLong(ctx context.Context, b *botRunner, t target, r *reactions, send chat.Send) error {
+	for i, part := range split(send.Text, maxMessage) {
+		p := chat.Send{Text: part}
+		if i == 0 {
+			p.ReplyTo, p.Sent = send.ReplyTo, send.Sent
+		}
+		if err := a.perform(ctx, b, t, r, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// split cuts text into pieces of at most n characters, after a newline or
+// else a space in the second half of a piece, else anywhere.
+func split(text string, n int) []string {
+	var out []string
+	for utf8.RuneCountInString(text) > n {
+		cut := len(string([]rune(text)[:n])) // byte offset of the n-th character
+		if i := strings.LastIndexByte(text[:cut], '\n'); i > cut/2 {
+			cut = i + 1
+		} else if i := strings.LastIndexByte(text[:cut], ' '); i > cut/2 {
+			cut = i + 1
+		}
+		out = append(out, text[:cut])
+		text = text[cut:]
+	}
+	return append(out, text)
 }
 
 // request builds the call for an action.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -81,7 +83,8 @@ type botRunner struct {
 	log    *slog.Logger
 	events chan any // gateway events, in the order they arrived
 
-	userID, username string // set by Run from GET /users/@me
+	userID, username string      // set by Run from GET /users/@me
+	closed           atomic.Bool // set when Run ends: no more gateway connections
 
 	mu       sync.Mutex
 	channels map[string]channelInfo // guild channels seen, by id
@@ -133,21 +136,36 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord: bot %q: %w", cfg.Name, redact(err, cfg.Token))
 	}
-	s.Client = &http.Client{Timeout: requestTimeout, Transport: rt}
-	s.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 45 * time.Second}
-	s.Identify.Intents = cfg.Intents
-	s.Compress = false               // plain JSON frames
-	s.SyncEvents = true              // handlers run in the gateway reader, in order
-	s.ShouldRetryOnRateLimit = false // the limiter retries, keeping the channel held meanwhile
-	s.LogLevel = discordgo.LogError  // its debug level would print the IDENTIFY payload, token included
-	return &botRunner{
+	b := &botRunner{
 		cfg:      cfg,
 		s:        s,
 		limit:    newLimiter(a.opts.Limits),
 		log:      a.log.With("bot", cfg.Name),
 		events:   make(chan any, queueSize),
 		channels: make(map[string]channelInfo),
-	}, nil
+	}
+	s.Client = &http.Client{Timeout: requestTimeout, Transport: rt}
+	s.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 45 * time.Second, NetDialContext: b.dial}
+	s.Identify.Intents = cfg.Intents
+	s.Compress = false               // plain JSON frames
+	s.SyncEvents = true              // handlers run in the gateway reader, in order
+	s.ShouldRetryOnRateLimit = false // the limiter retries, keeping the channel held meanwhile
+	s.LogLevel = discordgo.LogError  // its debug level would print the IDENTIFY payload, token included
+	return b, nil
+}
+
+// errClosed refuses gateway connections once Run has ended.
+var errClosed = errors.New("discord: adapter stopped")
+
+// dial connects to the gateway, unless the adapter stopped: discordgo's
+// reconnect loop cannot be cancelled, and a reconnection it was attempting
+// when Run ended must not bring the bot back online.
+func (b *botRunner) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if b.closed.Load() {
+		return nil, errClosed
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // Run checks every bot's token (GET /users/@me), connects each to the
@@ -245,9 +263,7 @@ func (a *Adapter) disconnect() {
 	var wg sync.WaitGroup
 	for _, b := range a.bots {
 		wg.Go(func() {
-			b.s.Lock()
-			b.s.ShouldReconnectOnError = false // a close is not a failure to recover from
-			b.s.Unlock()
+			b.closed.Store(true)
 			if err := b.s.Close(); err != nil {
 				b.log.Debug("gateway close", "err", redact(err, b.cfg.Token))
 			}

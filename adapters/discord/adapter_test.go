@@ -250,6 +250,9 @@ func TestGatewayFailuresLoseNoMessageAndRepeatNone(t *testing.T) {
 		fake.WaitCount(t, "resumes", fake.Resumes, 1)
 		push(3)
 		assertEachAckedOnce(t, fake, n)
+		if fake.Replayed() < 5 {
+			t.Fatalf("%d dispatches replayed, want at least the 5 pushed while disconnected", fake.Replayed())
+		}
 	})
 	t.Run("reconnect request", func(t *testing.T) {
 		push(3)
@@ -392,5 +395,18 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := discord.New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestLongTextIsSentInParts(t *testing.T) {
+	fake := discordtest.New(t)
+	fake.AddBot(tokenA, "echo_bot")
+	startHub(t, echo.New(), nil, discord.Options{Bots: []discord.BotConfig{bot("echo", tokenA, fake)}})
+
+	long := strings.Repeat("many words ", 300) // 3300 characters
+	in := fake.PushMessage("c1", "g1", "ada", long)
+	got := fake.WaitSent(t, "c1", 3)
+	if got[1].ReplyTo != in.ID || got[2].ReplyTo != "" || got[1].Content+got[2].Content != "You said: "+long {
+		t.Fatalf("sent %d parts: %q", len(got)-1, texts(got[1:]))
 	}
 }

@@ -3,6 +3,7 @@ package discordtest_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,9 @@ func TestResume(t *testing.T) {
 	fake.WaitCount(t, "resumes", fake.Resumes, 1)
 	push(2)
 	got.wait(t, n)
+	if fake.Replayed() < 3 {
+		t.Fatalf("%d dispatches replayed, want at least the 3 pushed while disconnected", fake.Replayed())
+	}
 	fake.SendReconnect()
 	push(3)
 	fake.WaitCount(t, "resumes", fake.Resumes, 2)
@@ -207,5 +211,28 @@ func TestResume(t *testing.T) {
 	}
 	if len(msgs) != n {
 		t.Fatalf("saw %d messages, pushed %d: %q", len(msgs), n, msgs)
+	}
+}
+
+func TestHeartbeats(t *testing.T) {
+	fake := discordtest.New(t)
+	fake.AddBot(token, "echo_bot")
+	fake.SetHeartbeatInterval(20 * time.Millisecond)
+	open(t, fake, token, allIntents)
+	// Acknowledged heartbeats keep the session: no reconnection.
+	fake.WaitCount(t, "heartbeats", fake.Heartbeats, 10)
+	if fake.Identifies() != 1 || fake.Resumes() != 0 {
+		t.Fatalf("%d identifies, %d resumes; want 1, 0", fake.Identifies(), fake.Resumes())
+	}
+}
+
+func TestMessageTooLong(t *testing.T) {
+	fake := discordtest.New(t)
+	fake.AddBot(token, "echo_bot")
+	s, _ := open(t, fake, token, allIntents)
+	fake.PushMessage("c1", "g1", "ada", "hello")
+	var rest *discordgo.RESTError
+	if _, err := s.ChannelMessageSend("c1", strings.Repeat("x", discordtest.MaxContent+1)); !errors.As(err, &rest) || rest.Response.StatusCode != 400 {
+		t.Fatalf("err = %v, want 400", err)
 	}
 }

@@ -120,6 +120,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		}
 		switch p.Op {
 		case opHeartbeat:
+			s.mu.Lock()
+			s.heartbeats++
+			s.mu.Unlock()
 			if c.write(opHeartbeatAck, "", 0, nil) != nil {
 				return
 			}
@@ -210,6 +213,7 @@ func (s *Server) resume(c *gwConn, data []byte) {
 	sess.conn, c.bot = c, b
 	for _, f := range sess.log {
 		if f.seq > p.Seq && f.typ != "READY" && f.typ != "RESUMED" {
+			s.replayed++
 			if c.writeRaw(f.raw) != nil {
 				c.ws.Close()
 				return

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -115,6 +116,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *Bot, b
 		writeError(w, http.StatusBadRequest, "Cannot send an empty message")
 		return
 	}
+	if tooLong(w, p.Content) {
+		return
+	}
 	m := &Message{ID: s.newIDLocked(), ChannelID: c.id, GuildID: c.guild, Author: b.User, Content: p.Content, FromBot: true, Time: time.Now()}
 	if ref := p.Reference; ref != nil {
 		if _, ok := s.messages[ref.MessageID]; !ok && (ref.FailIfNotExists == nil || *ref.FailIfNotExists) {
@@ -140,6 +144,9 @@ func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, b *Bot, bod
 		return
 	}
 	if p.Content != nil {
+		if tooLong(w, *p.Content) {
+			return
+		}
 		m.Content = *p.Content
 	}
 	m.Edited = true
@@ -265,4 +272,17 @@ func sortMessages(ms []Message) {
 		}
 		return ms[i].ID < ms[j].ID
 	})
+}
+
+// MaxContent is the longest message content Discord accepts, in characters.
+const MaxContent = 2000
+
+// tooLong refuses content over MaxContent as Discord does.
+func tooLong(w http.ResponseWriter, content string) bool {
+	if utf8.RuneCountInString(content) <= MaxContent {
+		return false
+	}
+	writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid Form Body", "code": 50035,
+		"errors": map[string]any{"content": map[string]any{"_errors": []map[string]string{{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}}}}})
+	return true
 }

@@ -47,6 +47,8 @@ type Server struct {
 	conns        map[*gwConn]struct{}
 	identifies   int
 	resumes      int
+	replayed     int
+	heartbeats   int
 	closed       bool
 	wg           sync.WaitGroup // one per gateway connection
 }
@@ -277,6 +279,21 @@ func (s *Server) Resumes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.resumes
+}
+
+// Replayed counts dispatches sent again on RESUME, because the client had
+// not received them before its connection ended.
+func (s *Server) Replayed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replayed
+}
+
+// Heartbeats counts heartbeats (op 1) received, from every bot.
+func (s *Server) Heartbeats() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.heartbeats
 }
 
 // Intents returns the intents the bot with token last identified with.
