@@ -3,6 +3,7 @@ package telegram_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -509,5 +510,35 @@ func TestActions(t *testing.T) {
 	}
 	if r := tg.Requests("answerCallbackQuery"); len(r) != 1 || r[0].Params["text"] != "noted" {
 		t.Fatalf("callback answers %+v", r)
+	}
+}
+
+func TestLongRetryAfterFailsFast(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	errs := make(chan error, 4)
+	app := consumers.NewChat(func() consumers.ChatHandler {
+		return consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+			errs <- c.Reply(m, "echo "+m.Text)
+			return nil
+		})
+	})
+	startHub(t, app, nil, telegram.Options{
+		Bots:   []telegram.BotConfig{bot("echo", tokenA, fake)},
+		Limits: telegram.Limits{Chat: 100, Burst: 10, MaxWait: time.Second},
+	})
+	tg.FailNext("sendMessage", http.StatusTooManyRequests, 3600)
+	tg.PushMessage(42, "ada", "one") // meets the 429
+	if err := <-errs; !errors.Is(err, telegram.ErrRateLimited) {
+		t.Fatalf("send meeting a long retry_after: %v", err)
+	}
+	tg.PushMessage(42, "ada", "two") // fails at once, without a request
+	if err := <-errs; !errors.Is(err, telegram.ErrRateLimited) {
+		t.Fatalf("send during a long retry_after: %v", err)
+	}
+	tg.PushMessage(43, "bob", "elsewhere") // another chat is not held
+	assertTexts(t, tg.WaitSent(t, 43, 1), "echo elsewhere")
+	if n := tg.FloodViolations(); n != 0 {
+		t.Fatalf("%d requests reached the fake during retry_after", n)
 	}
 }
