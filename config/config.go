@@ -19,8 +19,8 @@ type Config struct {
 	// Store is the SQLite file. Load makes a relative path relative to the
 	// config file, so a config means the same from any working directory.
 	Store string `yaml:"store"`
-	// Layer is the channel layer: "memory", "none", or a redis:// or nats:// URL.
-	Layer string `yaml:"layer"`
+	// Layer is the channel layer: memory, none, Redis or NATS.
+	Layer Layer `yaml:"layer"`
 	// AllowedOrigins are the origins whose pages may open WebSockets (see
 	// core/websocket.OriginValidator); empty means the hub's own host only.
 	AllowedOrigins []string  `yaml:"allowed_origins"`

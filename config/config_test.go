@@ -19,7 +19,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 
 func TestDefault(t *testing.T) {
 	c := Default()
-	if c.Listen != "127.0.0.1:8080" || c.Store != "./hub.db" || c.Layer != "memory" {
+	if c.Listen != "127.0.0.1:8080" || c.Store != "./hub.db" || c.Layer.Backend() != LayerMemory {
 		t.Errorf("Default() = listen %q store %q layer %q", c.Listen, c.Store, c.Layer)
 	}
 	if len(c.Routes.WebSocket) != 1 || c.Routes.WebSocket[0].Path != "/ws/chat/{room}/" || c.Routes.WebSocket[0].Consumer != "chatroom" {
@@ -71,7 +71,7 @@ routes:
 		got, want any
 	}{
 		{"listen", c.Listen, "0.0.0.0:9000"},
-		{"layer", c.Layer, "none"},
+		{"layer", c.Layer.Backend(), LayerNone},
 		{"origins", fmt.Sprint(c.AllowedOrigins), "[example.com https://app.example.com]"},
 		{"max size", c.WebSocket.MaxMessageSize, ByteSize(64 << 10)},
 		{"ping", c.WebSocket.PingInterval, 10 * time.Second},

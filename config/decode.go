@@ -31,7 +31,15 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	policyType   = reflect.TypeFor[core.InboxPolicy]()
 	textType     = reflect.TypeFor[encoding.TextUnmarshaler]()
+	scalarType   = reflect.TypeFor[scalarSetter]()
 )
+
+// scalarSetter is a section that may also be written as one value, such as
+// "layer: redis://…" for "layer: {url: redis://…}". A file that gives the
+// section replaces the default whole, in either form.
+type scalarSetter interface {
+	setScalar(s string) error
+}
 
 // decode reads data over base (nil: an empty Config).
 func decode(file string, data []byte, base *Config, lookup func(string) (string, bool)) (*Config, error) {
@@ -124,6 +132,17 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			}
 			return p, nil
 		})
+	case reflect.PointerTo(v.Type()).Implements(scalarType):
+		v.SetZero()
+		if n.Kind != yaml.ScalarNode {
+			d.byKind(n, path, v)
+			return
+		}
+		if s, ok := d.scalar(n, path); ok {
+			if err := v.Addr().Interface().(scalarSetter).setScalar(s); err != nil {
+				d.errorf(n, path, "%v", err)
+			}
+		}
 	case reflect.PointerTo(v.Type()).Implements(textType):
 		d.parsed(n, path, v, func(s string) (any, error) {
 			p := reflect.New(v.Type())

@@ -62,19 +62,6 @@ func (v *validator) listen() {
 	}
 }
 
-func (v *validator) layer() {
-	l := v.c.Layer
-	switch {
-	case l == "memory" || l == "none":
-	case strings.HasPrefix(l, "redis://"), strings.HasPrefix(l, "rediss://"), strings.HasPrefix(l, "nats://"):
-		if !validURL(l) {
-			v.errorf("layer", "malformed URL")
-		}
-	default:
-		v.errorf("layer", "unknown layer %q (want memory, none, redis://host:port or nats://host:port)", RedactURL(l))
-	}
-}
-
 func validURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Host != ""

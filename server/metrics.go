@@ -40,6 +40,7 @@ func (s *Server) newMetricsHandler() http.Handler {
 	counter("store_dropped_total", "Fire-and-forget store writes dropped.", nil, func() float64 { return float64(s.db.Stats().Dropped) })
 	counter("store_failed_total", "Store writes that failed.", nil, func() float64 { return float64(s.db.Stats().Failed) })
 
+	gauge("layer_info", "The channel layer in use, by backend (always 1).", prometheus.Labels{"backend": s.cfg.Layer.Backend()}, func() float64 { return 1 })
 	if r, ok := s.layer.(layer.StatsReporter); ok {
 		counter("layer_sent_total", "Channel layer messages accepted.", nil, func() float64 { return float64(r.Stats().Sent) })
 		counter("layer_full_total", "Channel layer sends refused: channel full.", nil, func() float64 { return float64(r.Stats().Full) })

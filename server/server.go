@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -63,7 +62,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.layer, err = newLayer(cfg); err != nil {
+	if s.layer, err = NewLayer(context.Background(), cfg, logger); err != nil {
 		return nil, err
 	}
 	if s.db, err = store.Open(cfg.Store); err != nil {
@@ -97,24 +96,6 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
-}
-
-// newLayer makes the channel layer the config names.
-func newLayer(cfg *config.Config) (layer.Layer, error) {
-	switch l := cfg.Layer; {
-	case l == "memory":
-		return layer.NewMemory(layer.Options{}), nil
-	case l == "none":
-		return nil, nil
-	default:
-		// The redis and nats backends are being written; until they are
-		// wired here the config accepts their URLs but the server refuses.
-		kind := "redis"
-		if strings.HasPrefix(l, "nats:") {
-			kind = "nats"
-		}
-		return nil, cfg.Errorf("layer", "%s layer not built yet (use memory or none)", kind)
-	}
 }
 
 // Listen opens the listening socket, so that Addr is known before Run
@@ -157,7 +138,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	addr := s.Addr()
-	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", config.RedactURL(s.cfg.Layer))
+	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", s.cfg.Layer.String())
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
 	select {

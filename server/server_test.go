@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -111,6 +112,7 @@ func TestServeAndShutdown(t *testing.T) {
 		"hub_websocket_connections 1",
 		"hub_store_writes_total",
 		"hub_layer_sent_total 1",
+		`hub_layer_info{backend="memory"} 1`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(metrics, want) {
@@ -167,8 +169,6 @@ func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"redis layer", "layer: redis://127.0.0.1:6379\n", "hub.yaml:3: layer: redis layer not built yet"},
-		{"nats layer", "layer: nats://127.0.0.1:4222\n", "hub.yaml:3: layer: nats layer not built yet"},
 		{"plugin refuses options", "routes:\n  websocket:\n    - path: /ws/{room}/\n      consumer: chatroom\n      options: {histroy: 3}\n",
 			"hub.yaml:6: routes.websocket[0].consumer: plugins: chatroom:"},
 	}
@@ -185,6 +185,43 @@ func TestNewErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLayerUnreachable checks that a hub whose distributed layer is down
+// fails at once, leaves no store file, and does not print the password of
+// the layer URL.
+func TestLayerUnreachable(t *testing.T) {
+	port := closedPort(t)
+	for _, url := range []string{
+		"redis://:secretpw@127.0.0.1:" + port + "/0",
+		"nats://hub:secretpw@127.0.0.1:" + port,
+	} {
+		t.Run(url[:5], func(t *testing.T) {
+			cfg := newConfig(t, "layer: "+url+"\n")
+			_, err := server.New(cfg, testLogger(t))
+			if err == nil {
+				t.Fatal("New succeeded without a layer server")
+			}
+			if strings.Contains(err.Error(), "secretpw") || !strings.Contains(err.Error(), "server: layer:") {
+				t.Errorf("New = %v", err)
+			}
+			if _, err := os.Stat(cfg.Store); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a failed New left the store file behind (stat: %v)", err)
+			}
+		})
+	}
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
 
 func TestCloseWithoutRun(t *testing.T) {
