@@ -9,6 +9,10 @@
 // update (a *models.Update on Telegram), and adapters may define their own
 // typed events and actions beside these ones.
 //
+// [BotRouter] picks a consumer by the bot a conversation came through, and
+// [ParseCommand] reads "/cmd@bot args" and "!cmd args" the same way on every
+// platform.
+//
 // Identifiers are strings because platforms disagree on their shape
 // (Telegram's integers, Discord's snowflakes); an adapter converts them back.
 package chat
