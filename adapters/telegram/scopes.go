@@ -25,9 +25,10 @@ type liveScope struct {
 	gone   chan struct{} // closed once the instance ended and was forgotten
 
 	// Guarded by Adapter.mu.
-	last     time.Time // last update
-	inflight int       // updates being delivered: not idle
-	closing  bool
+	last     time.Time     // last update
+	inflight int           // updates being delivered: not idle
+	closing  bool          // no more updates are let in
+	drained  chan struct{} // closed when inflight falls to 0 while closing
 }
 
 // dispatch delivers an update to its chat's scope, opening it if needed.
@@ -52,6 +53,10 @@ func (a *Adapter) dispatch(ctx context.Context, b *botRunner, u *models.Update) 
 		a.mu.Lock()
 		s.inflight--
 		s.last = time.Now() // idle from when the event got in, however long that took
+		if s.inflight == 0 && s.drained != nil {
+			close(s.drained)
+			s.drained = nil
+		}
 		a.mu.Unlock()
 		if !errors.Is(err, core.ErrScopeClosed) {
 			return err
@@ -165,9 +170,20 @@ func (a *Adapter) close(s *liveScope, reason string) {
 		return
 	}
 	s.closing = true
+	var drained chan struct{}
+	if s.inflight > 0 {
+		drained = make(chan struct{})
+		s.drained = drained
+	}
 	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
 	defer cancel()
+	if drained != nil { // let updates already accepted in first: Disconnect comes last
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+	}
 	if err := s.inst.Deliver(ctx, chat.Disconnect{Reason: reason}); err != nil && !errors.Is(err, core.ErrScopeClosed) {
 		a.log.Warn("could not deliver disconnect", "scope", s.key, "err", err)
 	}
