@@ -410,3 +410,33 @@ func TestLongTextIsSentInParts(t *testing.T) {
 		t.Fatalf("sent %d parts: %q", len(got)-1, texts(got[1:]))
 	}
 }
+
+func TestLongRetryAfterFailsTheCall(t *testing.T) {
+	fake := discordtest.New(t)
+	fake.AddBot(tokenA, "echo_bot")
+	errs := make(chan error, 2)
+	h := consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+		errs <- c.Send("one")
+		errs <- c.Send("two")
+		return nil
+	})
+	startHub(t, consumers.NewChat(func() consumers.ChatHandler { return h }), nil, discord.Options{
+		Bots:   []discord.BotConfig{bot("hub", tokenA, fake)},
+		Limits: discord.Limits{Channel: 100, Burst: 10, MaxWait: 100 * time.Millisecond},
+	})
+	fake.FailNext("POST /channels/{id}/messages", http.StatusTooManyRequests, time.Hour)
+	fake.PushMessage("c1", "g1", "ada", "go")
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, discord.ErrRateLimited) {
+				t.Fatalf("send during an hour's retry_after: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("send still waiting")
+		}
+	}
+	if n := fake.FloodViolations(); n != 0 || len(fake.Requests("POST /channels/{id}/messages")) != 1 {
+		t.Fatalf("%d requests, %d during retry_after", len(fake.Requests("POST /channels/{id}/messages")), n)
+	}
+}

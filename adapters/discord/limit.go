@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -21,7 +22,16 @@ type Limits struct {
 	Burst int
 	// Retries is how many times a failed call is retried; 0: 5.
 	Retries int
+	// MaxWait is the longest a call waits out a 429's retry_after; a longer
+	// one fails it at once with ErrRateLimited, so one flooded channel
+	// cannot hold its consumer (and, through a full inbox, the bot) for an
+	// hour. 0: one minute.
+	MaxWait time.Duration
 }
+
+// ErrRateLimited fails a call to a channel (or bot) that Discord has told
+// to wait longer than Limits.MaxWait.
+var ErrRateLimited = errors.New("discord: rate limited by Discord")
 
 func (l Limits) withDefaults() Limits {
 	if l.Bot == 0 {
@@ -35,6 +45,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Retries == 0 {
 		l.Retries = 5
+	}
+	if l.MaxWait == 0 {
+		l.MaxWait = time.Minute
 	}
 	return l
 }
@@ -120,7 +133,9 @@ func transient(err error) bool {
 func (l *limiter) wait(ctx context.Context, c call) error {
 	for {
 		until, channelRate := l.state(c)
-		if d := time.Until(until); d > 0 {
+		if d := time.Until(until); d > l.limits.MaxWait {
+			return fmt.Errorf("%w: retry after %v", ErrRateLimited, d.Round(time.Second))
+		} else if d > 0 {
 			if err := sleep(ctx, d); err != nil {
 				return err
 			}
