@@ -73,6 +73,7 @@ func open(t *testing.T, fake *discordtest.Server, tok string, intents discordgo.
 const allIntents = discordgo.IntentsGuildMessages | discordgo.IntentsDirectMessages | discordgo.IntentsMessageContent
 
 func TestRESTAndGateway(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	me := fake.AddBot(token, "echo_bot")
 	s, got := open(t, fake, token, allIntents)
@@ -121,6 +122,7 @@ func TestRESTAndGateway(t *testing.T) {
 }
 
 func TestWrongToken(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	fake.AddBot(token, "echo_bot")
 	s, _ := discordgo.New("Bot wrong")
@@ -136,6 +138,7 @@ func TestWrongToken(t *testing.T) {
 }
 
 func TestIntents(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	fake.AddBot(token, "echo_bot")
 	_, got := open(t, fake, token, discordgo.IntentsGuildMessages) // no content, no DMs
@@ -150,6 +153,7 @@ func TestIntents(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	fake.AddBot(token, "echo_bot")
 	s, _ := open(t, fake, token, allIntents)
@@ -176,6 +180,7 @@ func TestRateLimit(t *testing.T) {
 // TestResume drops, reconnects and invalidates the gateway around pushed
 // messages: the real client sees each exactly once.
 func TestResume(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	fake.AddBot(token, "echo_bot")
 	_, got := open(t, fake, token, allIntents)
@@ -215,6 +220,7 @@ func TestResume(t *testing.T) {
 }
 
 func TestHeartbeats(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	fake.AddBot(token, "echo_bot")
 	fake.SetHeartbeatInterval(20 * time.Millisecond)
@@ -227,6 +233,7 @@ func TestHeartbeats(t *testing.T) {
 }
 
 func TestMessageTooLong(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	fake.AddBot(token, "echo_bot")
 	s, _ := open(t, fake, token, allIntents)
@@ -234,5 +241,21 @@ func TestMessageTooLong(t *testing.T) {
 	var rest *discordgo.RESTError
 	if _, err := s.ChannelMessageSend("c1", strings.Repeat("x", discordtest.MaxContent+1)); !errors.As(err, &rest) || rest.Response.StatusCode != 400 {
 		t.Fatalf("err = %v, want 400", err)
+	}
+}
+
+func TestMissedHeartbeatAcksMakeTheClientResume(t *testing.T) {
+	t.Parallel()
+	fake := discordtest.New(t)
+	fake.AddBot(token, "echo_bot")
+	fake.SetHeartbeatInterval(20 * time.Millisecond)
+	_, got := open(t, fake, token, allIntents)
+	fake.PushMessage("c1", "g1", "ada", "1")
+	got.wait(t, 1)
+	fake.SkipHeartbeatAcks(20) // discordgo gives up after five intervals without an ACK
+	fake.WaitCount(t, "resumes", fake.Resumes, 1)
+	fake.PushMessage("c1", "g1", "ada", "2")
+	if msgs := got.wait(t, 2); len(msgs) != 2 || msgs[1] != "2" {
+		t.Fatalf("saw %q", msgs)
 	}
 }

@@ -122,7 +122,15 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		case opHeartbeat:
 			s.mu.Lock()
 			s.heartbeats++
+			s.changed.Broadcast()
+			skip := s.skipAcks > 0
+			if skip {
+				s.skipAcks--
+			}
 			s.mu.Unlock()
+			if skip {
+				continue
+			}
 			if c.write(opHeartbeatAck, "", 0, nil) != nil {
 				return
 			}
@@ -280,6 +288,15 @@ func (s *Server) DropConnection() {
 		}
 	}
 	s.changed.Broadcast()
+}
+
+// SkipHeartbeatAcks leaves the next n heartbeats unacknowledged, as a
+// zombied connection would: a client should give up on the connection
+// after a few missed ACKs and resume on a new one.
+func (s *Server) SkipHeartbeatAcks(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skipAcks = n
 }
 
 // SendReconnect asks every connected bot to reconnect (op 7) and resume.

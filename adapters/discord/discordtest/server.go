@@ -49,6 +49,7 @@ type Server struct {
 	resumes      int
 	replayed     int
 	heartbeats   int
+	skipAcks     int // heartbeats to leave unacknowledged
 	closed       bool
 	wg           sync.WaitGroup // one per gateway connection
 }
