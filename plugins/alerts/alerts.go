@@ -27,6 +27,16 @@ const MessageType = "alerts.notify"
 // DefaultGroup is the layer group alerts go to when the config names none.
 const DefaultGroup = "alerts"
 
+// StatusType is the type of the layer message that asks every sensor now
+// above its threshold to say so: {"type": "alerts.status", "reply_to":
+// channel}. Sensors listen for it in the group "<notify group>.sensors";
+// each one in alert answers with an alerts.notify of kind "status".
+const StatusType = "alerts.status"
+
+// sensorsGroup is where the sensors of one notify group listen for
+// alerts.status, so a chat that opens late can learn what is already wrong.
+func sensorsGroup(group string) string { return group + ".sensors" }
+
 // lastKey is the state key of a sensor's last reading.
 const lastKey = "last"
 
@@ -104,6 +114,11 @@ func (a *Alerts) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox,
 	if err := s.load(); err != nil {
 		return err
 	}
+	if g := a.cfg.Notify.Group; g != "" && scope.Layer != nil {
+		if err := scope.GroupAdd(ctx, sensorsGroup(g)); err != nil {
+			return fmt.Errorf("alerts: %s: join %s: %w", scope.Key, sensorsGroup(g), err)
+		}
+	}
 	for {
 		ev, err := inbox.Next(ctx)
 		if err != nil {
@@ -114,12 +129,13 @@ func (a *Alerts) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox,
 		if strings.HasSuffix(ev.Type(), ".disconnect") {
 			return nil
 		}
-		m, ok := ev.(hubmqtt.Message)
-		if !ok {
-			continue
-		}
-		if err := s.reading(ctx, m); err != nil {
-			return err
+		switch ev := ev.(type) {
+		case hubmqtt.Message:
+			if err := s.reading(ctx, ev); err != nil {
+				return err
+			}
+		case layer.Message:
+			s.status(ctx, ev)
 		}
 	}
 }
@@ -135,6 +151,7 @@ type sensor struct {
 	a       *Alerts
 	scope   *core.Scope
 	last    *reading // nil: never read, here or before a restart
+	topic   string   // of the latest message (the scope's Path in production)
 	noStore bool     // the hub runs without a store: remember in memory only
 }
 
@@ -162,6 +179,7 @@ func (s *sensor) reading(ctx context.Context, m hubmqtt.Message) error {
 		return nil
 	}
 	s.a.readings.Add(1)
+	s.topic = m.Topic
 	if err := s.notify(ctx, m.Topic, v); err != nil {
 		return err
 	}
@@ -202,6 +220,29 @@ func (s *sensor) notify(ctx context.Context, topic string, v float64) error {
 		s.a.recoveries.Add(1)
 	}
 	return nil
+}
+
+// status answers an alerts.status request if the sensor is above the
+// threshold. A reply that cannot be sent (the asker is gone, its channel is
+// full) is only logged: it is a courtesy, and the sensor must go on.
+func (s *sensor) status(ctx context.Context, req layer.Message) {
+	replyTo, _ := req["reply_to"].(string)
+	t := s.a.cfg.Threshold
+	if req.Type() != StatusType || replyTo == "" || s.last == nil || s.last.Value <= t {
+		return
+	}
+	topic := s.topic
+	if topic == "" {
+		topic = s.scope.Path
+	}
+	device := deviceOf(s.scope, topic)
+	text := fmt.Sprintf("sensor %s: temperature %s above %s (last reading %s)",
+		device, num(s.last.Value), num(t), s.last.At.Format("2006-01-02 15:04:05 UTC"))
+	msg := layer.Message{"type": MessageType, "kind": "status", "text": text,
+		"device": device, "topic": topic, "value": s.last.Value, "threshold": t}
+	if err := s.scope.SendTo(ctx, replyTo, msg); err != nil {
+		s.a.cfg.Logger.Warn("alerts: status reply not sent", "scope", s.scope.Key, "err", err)
+	}
 }
 
 func (s *sensor) send(ctx context.Context, msg layer.Message) error {

@@ -89,6 +89,34 @@ func TestRestartDoesNotAlertAgain(t *testing.T) {
 	r.chat.ExpectNothing()
 }
 
+func TestLateChatAsksForActiveAlerts(t *testing.T) {
+	r := newRig(t)
+	r.publish("35")
+	r.chat.Expect("sensor kitchen: temperature 35 above 30")
+
+	// A chat whose scope opens after the alert asks with /alerts, and only
+	// it gets the answer.
+	notify, err := alerts.NewNotify(alerts.DefaultGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := r.hub.Chat(core.Named("alerts-notify", notify), hubtest.Key("telegram:home:43"))
+	late.Say("/alerts")
+	late.Expect(`This chat receives the alerts of group "alerts".`)
+	if got := late.ReceiveSend().Text; !strings.HasPrefix(got, "sensor kitchen: temperature 35 above 30 (last reading ") {
+		t.Fatalf("status %q", got)
+	}
+	r.chat.ExpectNothing()
+
+	// A sensor back to normal has nothing to report.
+	r.publish("20")
+	r.chat.Expect("sensor kitchen: temperature 20 back to normal (threshold 30)")
+	late.Expect("sensor kitchen: temperature 20 back to normal (threshold 30)")
+	late.Say("/alerts")
+	late.Expect(`This chat receives the alerts of group "alerts".`)
+	late.ExpectNothing()
+}
+
 func TestBadPayloadsAreCountedNotFatal(t *testing.T) {
 	r := newRig(t)
 	bad := []string{"", "hot", "{}", `{"value": "31"}`, `{"value": 31`, "NaN", "+Inf", "1e999", "\xff\xfe"}

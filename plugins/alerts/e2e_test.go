@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,19 +86,27 @@ func TestEndToEnd(t *testing.T) {
 	broker.pub(t, "sensors/kitchen/temperature", "31.5")
 	broker.pub(t, "sensors/kitchen/temperature", "not a number")
 	broker.pub(t, "sensors/kitchen/temperature", `{"value": 33}`)
-	broker.pub(t, "sensors/kitchen/temperature", `{"value": 29}`)
-	sent := bot.WaitSent(t, 42, 3)
-	want := []string{
-		"sensor kitchen: temperature 31.5 above 30",
-		"sensor kitchen: temperature 29 back to normal (threshold 30)",
+	sent := bot.WaitSent(t, 42, 2)
+	if got, want := sent[1].Text, "sensor kitchen: temperature 31.5 above 30"; got != want {
+		t.Errorf("alert %q, want %q", got, want)
 	}
-	for i, w := range want {
-		if got := sent[i+1].Text; got != w {
-			t.Errorf("message %d: %q, want %q", i+1, got, w)
+
+	// A chat that opens now learns about the alert it missed.
+	bot.PushMessage(43, "bob", "/alerts")
+	sent = bot.WaitSent(t, 43, 2)
+	if got, want := sent[1].Text, "sensor kitchen: temperature 33 above 30 (last reading "; !strings.HasPrefix(got, want) {
+		t.Errorf("status %q, want it to start with %q", got, want)
+	}
+
+	broker.pub(t, "sensors/kitchen/temperature", `{"value": 29}`)
+	for _, chat := range []int64{42, 43} {
+		sent = bot.WaitSent(t, chat, 3)
+		if got, want := sent[2].Text, "sensor kitchen: temperature 29 back to normal (threshold 30)"; got != want {
+			t.Errorf("chat %d: %q, want %q", chat, got, want)
 		}
 	}
-	if s := a.Stats(); s.BadPayloads != 1 {
-		t.Errorf("stats %+v, want 1 bad payload", s)
+	if s := a.Stats(); s.BadPayloads != 1 || s.Alerts != 1 || s.Recoveries != 1 {
+		t.Errorf("stats %+v, want 1 bad payload, 1 alert, 1 recovery", s)
 	}
 }
 

@@ -36,12 +36,21 @@ func (n *notifier) Connect(c *consumers.ChatConn) error {
 }
 
 // Receive answers /alerts and /start with what this chat receives, so a
-// person can check the subscription (and, by writing, open the scope).
+// person can check the subscription (and, by writing, open the scope), and
+// asks the sensors already above their threshold to report: an alert raised
+// while this chat's scope was closed never reached it.
 func (n *notifier) Receive(c *consumers.ChatConn, m *chat.Message) error {
 	if m.Command != "alerts" && m.Command != "start" {
 		return nil
 	}
-	return c.Reply(m, fmt.Sprintf("This chat receives the alerts of group %q.", n.group))
+	if err := c.Reply(m, fmt.Sprintf("This chat receives the alerts of group %q.", n.group)); err != nil {
+		return err
+	}
+	ask := layer.Message{"type": StatusType, "reply_to": c.Scope.Channel}
+	if err := c.Scope.GroupSend(c.Context(), sensorsGroup(n.group), ask); err != nil {
+		return fmt.Errorf("alerts-notify: ask for status: %w", err)
+	}
+	return nil
 }
 
 // Event posts an alert sent to the group.
