@@ -235,7 +235,7 @@ func (b *botRunner) listen(ctx context.Context) {
 		b.log.Info("gateway session started", "session", e.SessionID)
 	})
 	b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { b.log.Info("gateway session resumed") })
-	b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.log.Debug("gateway disconnected") })
+	b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.log.Info("gateway disconnected") })
 }
 
 // consume hands a bot's events to their scopes, one at a time, so each

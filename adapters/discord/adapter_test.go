@@ -440,3 +440,17 @@ func TestLongRetryAfterFailsTheCall(t *testing.T) {
 		t.Fatalf("%d requests, %d during retry_after", len(fake.Requests("POST /channels/{id}/messages")), n)
 	}
 }
+
+func TestOutageLogsNoTokenAndShutdownEndsReconnecting(t *testing.T) {
+	fake := discordtest.New(t)
+	fake.AddBot(tokenA, "echo_bot")
+	h := startHub(t, echo.New(), nil, discord.Options{Bots: []discord.BotConfig{bot("echo", tokenA, fake)}})
+	fake.PushMessage("c1", "g1", "ada", "hello")
+	fake.WaitSent(t, "c1", 2)
+	fake.Close() // Discord is gone: discordgo keeps trying to reconnect
+	eventually(t, "discordgo reported the failed reconnection", func() bool {
+		return strings.Contains(h.logs.String(), "error reconnecting to gateway")
+	})
+	h.shutdown(t) // returns, though discordgo's reconnect loop cannot be cancelled
+	assertNoTokens(t, h.logs.String(), []discord.BotConfig{bot("echo", tokenA, fake)})
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -61,8 +62,9 @@ func startHub(t *testing.T, app core.Application, db core.StateStore, opts disco
 	h := &hub{logs: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.runtime = &core.Runtime{App: app, Store: db, Metrics: new(core.Metrics), Logger: logger}
-	log.SetOutput(h.logs)
-	t.Cleanup(func() { log.SetOutput(nil) })
+	prev := log.Writer()
+	log.SetOutput(h.logs) // discordgo logs there
+	t.Cleanup(func() { log.SetOutput(prev) })
 	opts.Runtime = h.runtime
 	opts.Logger = logger
 	if opts.Limits == (discord.Limits{}) {
@@ -79,6 +81,9 @@ func startHub(t *testing.T, app core.Application, db core.StateStore, opts disco
 	t.Cleanup(func() {
 		h.shutdown(t)
 		assertNoTokens(t, h.logs.String(), opts.Bots)
+		if t.Failed() || os.Getenv("DISCORD_TEST_LOGS") != "" {
+			t.Logf("logs:\n%s", h.logs)
+		}
 	})
 	return h
 }
