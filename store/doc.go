@@ -1,6 +1,8 @@
 // Package store is the hub's SQLite database: scopes, scope state and, as
 // migrations are appended, everything else the hub must remember across
-// restarts. One file in WAL mode is shared by a single writer goroutine and a
+// restarts: the outbox of outgoing platform calls, adapter checkpoints, the
+// journal of platform updates not yet handled, and registered bot tokens.
+// One file in WAL mode is shared by a single writer goroutine and a
 // small pool of query-only reader connections. Every write is a closure
 // queued to the writer, which takes everything waiting (up to 256 writes) and
 // commits it in ONE transaction, so N concurrent writers cost one fsync, not
@@ -11,8 +13,11 @@
 //
 // # Durability
 //
-// SetState, DeleteState, AppendState and Flush return only after the
-// transaction holding the write has committed. With the default
+// SetState, DeleteState, AppendState, Flush, and the writes of the outbox,
+// checkpoints, inbound journal and tokens (OutboxAdd, OutboxDone,
+// OutboxRetry, OutboxFail, SetCheckpoint, InboundAdd, TokenAdd,
+// TokenRemove) return only after the transaction holding the write has
+// committed. With the default
 // synchronous=FULL (SyncFull) the WAL is fsynced at that commit, so the write
 // survives a process crash, an OS crash and power loss. With
 // WithSync(SyncNormal) it survives a process crash, but an OS crash or power
@@ -22,7 +27,7 @@
 // skipped if the writer has not reached it yet, but may still commit if the
 // writer already had.
 //
-// ScopeOpened, ScopeSeen and ScopeClosed are fire-and-forget: they queue the
+// ScopeOpened, ScopeSeen, ScopeClosed and InboundHandled are fire-and-forget: they queue the
 // write and return without waiting. They are committed with the next batch,
 // normally within one transaction time (about a millisecond to one fsync)
 // of the call, so a crash loses at most the ones queued or in flight at that

@@ -48,6 +48,53 @@ var migrations = []string{
 		value BLOB NOT NULL,
 		PRIMARY KEY (ns, scope, key, seq)
 	) WITHOUT ROWID;`,
+
+	// 3: the outbox of outgoing platform calls, written before a call is
+	// attempted so that a crash loses none; dedupe makes a replayed update's
+	// actions land on the rows its first handling wrote.
+	`CREATE TABLE outbox (
+		id           INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: sending order
+		platform     TEXT NOT NULL,
+		bot          TEXT NOT NULL,
+		scope        TEXT NOT NULL,   -- the conversation's scope key
+		kind         TEXT NOT NULL,   -- the action's type ("chat.send")
+		payload      BLOB NOT NULL,   -- the call, JSON
+		dedupe       TEXT,            -- NULL, or unique per (platform, bot)
+		created      INTEGER NOT NULL,
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_attempt INTEGER NOT NULL,
+		last_error   TEXT NOT NULL DEFAULT '',
+		sent_at      INTEGER,         -- NULL until the platform accepted it
+		failed       INTEGER NOT NULL DEFAULT 0, -- 1: given up (refused by the platform)
+		result       TEXT NOT NULL DEFAULT ''    -- what the platform answered (the new message id)
+	);
+	CREATE UNIQUE INDEX outbox_dedupe ON outbox (platform, bot, dedupe) WHERE dedupe IS NOT NULL;
+	CREATE INDEX outbox_pending ON outbox (platform, bot, id) WHERE sent_at IS NULL AND failed = 0;
+
+	-- checkpoints: an adapter's position in a platform's stream.
+	CREATE TABLE checkpoints (
+		key   TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	) WITHOUT ROWID;
+
+	-- inbound: updates taken from a platform but not yet handled, so that
+	-- confirming them to the platform loses nothing in a crash.
+	CREATE TABLE inbound (
+		platform TEXT NOT NULL,
+		bot      TEXT NOT NULL,
+		id       INTEGER NOT NULL,    -- the platform's update id
+		payload  BLOB NOT NULL,
+		received INTEGER NOT NULL,
+		PRIMARY KEY (platform, bot, id)
+	) WITHOUT ROWID;
+
+	-- tokens: bot tokens registered with "hub token add".
+	CREATE TABLE tokens (
+		name     TEXT PRIMARY KEY,
+		platform TEXT NOT NULL,
+		token    TEXT NOT NULL,
+		created  INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // ErrSchemaTooNew is returned by Open when the database was written by a newer

@@ -160,7 +160,7 @@ func TestMigratesOldDatabase(t *testing.T) {
 func TestAppendedMigrationRuns(t *testing.T) {
 	// What the next issue will do: append one step to the slice.
 	db, _ := openTest(t)
-	steps := append(migrations[:len(migrations):len(migrations)], `CREATE TABLE outbox (id INTEGER PRIMARY KEY);`)
+	steps := append(migrations[:len(migrations):len(migrations)], `CREATE TABLE next_feature (id INTEGER PRIMARY KEY);`)
 	// Run it on a separate connection, as Open would on the next start.
 	raw, err := sql.Open("sqlite3", dsn(db.path, nil))
 	if err != nil {

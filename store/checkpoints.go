@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Checkpoint returns the value under key, such as a Telegram bot's next
+// update offset ("telegram:<bot>:offset").
+func (db *DB) Checkpoint(ctx context.Context, key string) (string, bool, error) {
+	if db.isClosed() {
+		return "", false, ErrClosed
+	}
+	var v string
+	err := db.r.QueryRowContext(ctx, `SELECT value FROM checkpoints WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: checkpoint %s: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// SetCheckpoint stores value under key; it returns once committed.
+func (db *DB) SetCheckpoint(ctx context.Context, key, value string) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return setCheckpoint(ctx, tx, key, value)
+	})
+	if err != nil {
+		return fmt.Errorf("store: set checkpoint %s: %w", key, err)
+	}
+	return nil
+}
+
+func setCheckpoint(ctx context.Context, tx *sql.Tx, key, value string) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO checkpoints (key, value) VALUES (?, ?)
+		 ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// Inbound is one update an adapter took from a platform and has not
+// finished handling.
+type Inbound struct {
+	ID      int64  // the platform's update id
+	Payload []byte // the update, as the platform sent it
+}
+
+// InboundAdd journals updates of a bot and, in the same transaction, sets
+// a checkpoint (the bot's next offset), returning once committed. An adapter
+// calls it before it confirms the updates to the platform, so that a crash
+// after the confirmation loses none: InboundPending returns them at the next
+// start. Updates already journaled are left as they are. checkpointKey ""
+// sets no checkpoint.
+func (db *DB) InboundAdd(ctx context.Context, platform, bot string, updates []Inbound, checkpointKey, checkpointValue string) error {
+	now := db.now().UnixNano()
+	copied := make([]Inbound, len(updates))
+	for i, u := range updates {
+		copied[i] = Inbound{ID: u.ID, Payload: append([]byte{}, u.Payload...)} // see SetState
+	}
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, u := range copied {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO inbound (platform, bot, id, payload, received) VALUES (?, ?, ?, ?, ?)
+				 ON CONFLICT DO NOTHING`, platform, bot, u.ID, u.Payload, now); err != nil {
+				return err
+			}
+		}
+		if checkpointKey == "" {
+			return nil
+		}
+		return setCheckpoint(ctx, tx, checkpointKey, checkpointValue)
+	})
+	if err != nil {
+		return fmt.Errorf("store: journal %d updates of %s/%s: %w", len(updates), platform, bot, err)
+	}
+	return nil
+}
+
+// InboundPending returns a bot's journaled updates not yet marked handled,
+// oldest first.
+func (db *DB) InboundPending(ctx context.Context, platform, bot string) ([]Inbound, error) {
+	if db.isClosed() {
+		return nil, ErrClosed
+	}
+	rows, err := db.r.QueryContext(ctx,
+		`SELECT id, payload FROM inbound WHERE platform = ? AND bot = ? ORDER BY id`, platform, bot)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending updates of %s/%s: %w", platform, bot, err)
+	}
+	defer rows.Close()
+	var out []Inbound
+	for rows.Next() {
+		var u Inbound
+		if err := rows.Scan(&u.ID, &u.Payload); err != nil {
+			return nil, fmt.Errorf("store: pending updates of %s/%s: %w", platform, bot, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending updates of %s/%s: %w", platform, bot, err)
+	}
+	return out, nil
+}
+
+// InboundHandled removes a handled update from the journal. It is
+// fire-and-forget like ScopeOpened: it is on the adapter's hot path, and
+// losing it in a crash only means the update is handled again at the next
+// start — which the outbox's Dedupe keys make harmless for its actions.
+func (db *DB) InboundHandled(platform, bot string, id int64) {
+	db.writeAsync(func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`DELETE FROM inbound WHERE platform = ? AND bot = ? AND id = ?`, platform, bot, id)
+		return err
+	})
+}

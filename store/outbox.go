@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrDuplicate is returned by OutboxAdd, with the id of the entry already
+// there, when an entry with the same Dedupe key exists: the action was
+// written before (by a handling of the same update that a crash cut short),
+// and the caller should look at that entry instead of sending again.
+var ErrDuplicate = errors.New("store: duplicate outbox entry")
+
+// OutboxEntry is one outgoing platform call: written before it is attempted,
+// marked done once the platform accepted it, so that a crash in between
+// leaves it to be sent by the next start.
+type OutboxEntry struct {
+	ID       int64 // set by OutboxAdd; ids grow, so they order the calls
+	Platform string
+	Bot      string
+	Scope    string // the conversation's scope key
+	Kind     string // the action's type ("chat.send")
+	Payload  []byte // the call, as the adapter encodes it (JSON)
+	// Dedupe, if not "", is unique per platform and bot: an adapter keys
+	// the actions of one incoming update by it ("<update id>:<n>").
+	Dedupe      string
+	Created     time.Time
+	Attempts    int
+	NextAttempt time.Time // not to be tried before
+	LastError   string
+	SentAt      time.Time // zero while pending
+	Failed      bool      // given up on: the platform refused it
+	Result      string    // the platform's answer, such as the new message's id
+}
+
+// Pending reports whether the entry still has to be sent.
+func (e OutboxEntry) Pending() bool { return e.SentAt.IsZero() && !e.Failed }
+
+// OutboxAdd writes an entry and returns its id once it is committed, so a
+// crash after it returns does not lose the call. An entry whose Dedupe key
+// is taken is not written: OutboxAdd returns the existing entry's id and
+// ErrDuplicate.
+func (db *DB) OutboxAdd(ctx context.Context, e OutboxEntry) (int64, error) {
+	now := db.now().UnixNano()
+	next := now
+	if !e.NextAttempt.IsZero() {
+		next = e.NextAttempt.UnixNano()
+	}
+	var dedupe sql.NullString
+	if e.Dedupe != "" {
+		dedupe = sql.NullString{String: e.Dedupe, Valid: true}
+	}
+	payload := append([]byte{}, e.Payload...) // see SetState
+	var id int64
+	dup := false
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		dup = false
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO outbox (platform, bot, scope, kind, payload, dedupe, created, next_attempt)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (platform, bot, dedupe) WHERE dedupe IS NOT NULL DO NOTHING
+			 RETURNING id`,
+			e.Platform, e.Bot, e.Scope, e.Kind, payload, dedupe, now, next).Scan(&id)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		dup = true
+		return tx.QueryRowContext(ctx,
+			`SELECT id FROM outbox WHERE platform = ? AND bot = ? AND dedupe = ?`,
+			e.Platform, e.Bot, e.Dedupe).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: outbox add %s/%s %s: %w", e.Platform, e.Bot, e.Kind, err)
+	}
+	if dup {
+		return id, ErrDuplicate
+	}
+	return id, nil
+}
+
+const outboxColumns = `id, platform, bot, scope, kind, payload, COALESCE(dedupe, ''), created,
+	attempts, next_attempt, last_error, sent_at, failed, result`
+
+func scanOutbox(row interface{ Scan(...any) error }) (OutboxEntry, error) {
+	var (
+		e             OutboxEntry
+		created, next int64
+		sent          sql.NullInt64
+	)
+	if err := row.Scan(&e.ID, &e.Platform, &e.Bot, &e.Scope, &e.Kind, &e.Payload, &e.Dedupe, &created,
+		&e.Attempts, &next, &e.LastError, &sent, &e.Failed, &e.Result); err != nil {
+		return OutboxEntry{}, err
+	}
+	e.Created, e.NextAttempt = time.Unix(0, created), time.Unix(0, next)
+	if sent.Valid {
+		e.SentAt = time.Unix(0, sent.Int64)
+	}
+	return e, nil
+}
+
+// OutboxGet returns the entry id.
+func (db *DB) OutboxGet(ctx context.Context, id int64) (OutboxEntry, bool, error) {
+	if db.isClosed() {
+		return OutboxEntry{}, false, ErrClosed
+	}
+	e, err := scanOutbox(db.r.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return OutboxEntry{}, false, nil
+	}
+	if err != nil {
+		return OutboxEntry{}, false, fmt.Errorf("store: outbox get %d: %w", id, err)
+	}
+	return e, true, nil
+}
+
+// OutboxPending returns up to limit (0: all) entries of a bot that are
+// still to be sent, in id order — the order they were written, which keeps
+// each conversation's calls in order — whatever their NextAttempt.
+func (db *DB) OutboxPending(ctx context.Context, platform, bot string, limit int) ([]OutboxEntry, error) {
+	if db.isClosed() {
+		return nil, ErrClosed
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := db.r.QueryContext(ctx,
+		`SELECT `+outboxColumns+` FROM outbox
+		 WHERE platform = ? AND bot = ? AND sent_at IS NULL AND failed = 0
+		 ORDER BY id LIMIT ?`, platform, bot, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox pending %s/%s: %w", platform, bot, err)
+	}
+	defer rows.Close()
+	var out []OutboxEntry
+	for rows.Next() {
+		e, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: outbox pending %s/%s: %w", platform, bot, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: outbox pending %s/%s: %w", platform, bot, err)
+	}
+	return out, nil
+}
+
+// OutboxDone marks an entry sent, with the platform's answer (the new
+// message's id, or ""), once committed. Marking an entry twice keeps the
+// first answer.
+func (db *DB) OutboxDone(ctx context.Context, id int64, result string) error {
+	now := db.now().UnixNano()
+	return db.outboxUpdate(ctx, "done", id,
+		`UPDATE outbox SET sent_at = ?, result = ?, attempts = attempts + 1, last_error = ''
+		 WHERE id = ? AND sent_at IS NULL`, now, result, id)
+}
+
+// OutboxRetry records a failed attempt and when to try again.
+func (db *DB) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return db.outboxUpdate(ctx, "retry", id,
+		`UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?
+		 WHERE id = ? AND sent_at IS NULL`, next.UnixNano(), lastErr, id)
+}
+
+// OutboxFail gives up on an entry the platform refused (a bad request, a
+// blocked bot): it is kept, with its error, but never sent again.
+func (db *DB) OutboxFail(ctx context.Context, id int64, lastErr string) error {
+	return db.outboxUpdate(ctx, "fail", id,
+		`UPDATE outbox SET attempts = attempts + 1, failed = 1, last_error = ?
+		 WHERE id = ? AND sent_at IS NULL`, lastErr, id)
+}
+
+func (db *DB) outboxUpdate(ctx context.Context, what string, id int64, query string, args ...any) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: outbox %s %d: %w", what, id, err)
+	}
+	return nil
+}
+
+// OutboxPrune deletes entries that were sent or given up on before the
+// given time, and returns how many. Sent entries are kept a while because
+// their Dedupe keys stop a replayed update from sending its actions again;
+// prune only what no replay can need (the adapter's inbound journal is
+// emptied within seconds of handling).
+func (db *DB) OutboxPrune(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM outbox WHERE (sent_at IS NOT NULL OR failed = 1) AND created < ?`, before.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("store: outbox prune: %w", err)
+	}
+	return n, nil
+}
