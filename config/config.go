@@ -68,6 +68,17 @@ type Routes struct {
 	Telegram  []ChatRoute      `yaml:"telegram"`
 	Discord   []ChatRoute      `yaml:"discord"`
 	MQTT      []MQTTRoute      `yaml:"mqtt"`
+	// Channel routes are served by `hub worker`, not by `hub run`.
+	Channel []ChannelRoute `yaml:"channel"`
+}
+
+// ChannelRoute sends the messages of a fixed channel-layer name
+// ("thumbnails") to Consumer, run by `hub worker`: what Channels'
+// ChannelNameRouter and runworker do.
+type ChannelRoute struct {
+	Channel  string         `yaml:"channel"`
+	Consumer string         `yaml:"consumer"`
+	Options  map[string]any `yaml:"options"`
 }
 
 // WebSocketRoute sends sockets whose path matches Path (core.URLRouter syntax,

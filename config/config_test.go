@@ -61,6 +61,8 @@ routes:
     - {bot: support, consumer: echo}
   mqtt:
     - {broker: home, topic: "sensors/+/temp", consumer: echo}
+  channel:
+    - {channel: thumbnails, consumer: echo, options: {size: 64}}
 `
 	c, err := parse("hub.yaml", []byte(src), env(map[string]string{"TG_TOKEN": "123:abc", "MQTT_PASS": "pw"}))
 	if err != nil {
@@ -85,6 +87,7 @@ routes:
 		{"mqtt topic", c.Routes.MQTT[0].Topic, "sensors/+/temp"},
 		{"literal ${ escaped", c.Routes.WebSocket[0].Options["literal"], "${HOME}"},
 		{"line of a key", c.line("routes.websocket[0].consumer"), 16},
+		{"channel route", c.Routes.Channel[0].Channel + " " + c.Routes.Channel[0].Consumer, "thumbnails echo"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -156,6 +159,11 @@ func TestBroken(t *testing.T) {
 		{"anchor on an unknown key", "base: &b {size: 0}\n", []string{`hub.yaml:1: base: unknown key`}},
 		{"duplicate http path", "routes:\n  http:\n    - {path: /, handler: chatroom}\n    - {path: /, handler: chatroom}\n",
 			[]string{`hub.yaml:4: routes.http[1].path: "/" is already used by routes.http[0]`}},
+		{"bad channel name", "routes:\n  channel:\n    - {channel: \"a b\", consumer: echo}\n", []string{`hub.yaml:3: routes.channel[0].channel: want a fixed channel name`}},
+		{"process channel name", "routes:\n  channel:\n    - {channel: \"specific.x!y\", consumer: echo}\n", []string{`routes.channel[0].channel: want a fixed channel name`}},
+		{"duplicate channel", "routes:\n  channel:\n    - {channel: a, consumer: echo}\n    - {channel: a, consumer: echo}\n",
+			[]string{`hub.yaml:4: routes.channel[1].channel: "a" is already used by routes.channel[0]`}},
+		{"channel unknown consumer", "routes:\n  channel:\n    - {channel: a, consumer: ehco}\n", []string{`hub.yaml:3: routes.channel[0].consumer: unknown consumer "ehco"`}},
 		{"pong before ping", "websocket:\n  ping_interval: 30s\n  pong_timeout: 10s\n", []string{`hub.yaml:3: websocket.pong_timeout: 10s must be longer than ping_interval (30s)`}},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/layer"
 )
 
 // Reserved HTTP paths the server serves itself.
@@ -102,6 +103,21 @@ func (v *validator) routes() {
 		v.chatRoutes(chat.platform, chat.routes)
 	}
 	v.mqttRoutes()
+	v.channelRoutes()
+}
+
+func (v *validator) channelRoutes() {
+	seen := map[string]int{}
+	for i, rt := range v.c.Routes.Channel {
+		p := fmt.Sprintf("routes.channel[%d]", i)
+		if v.required(p, "channel", rt.Channel) {
+			if err := layer.ValidChannelName(rt.Channel); err != nil || strings.Contains(rt.Channel, "!") {
+				v.errorf(p+".channel", "want a fixed channel name (letters, digits, -_.; no '!'), got %q", rt.Channel)
+			}
+			v.unique(p+".channel", rt.Channel, seen, i, "routes.channel")
+		}
+		v.consumer(p, rt.Consumer)
+	}
 }
 
 func (v *validator) websocketRoutes() {

@@ -17,8 +17,9 @@ import (
 	"time"
 )
 
-// hubBin is the hub binary that TestMain builds.
-var hubBin string
+// hubBin is the hub binary that TestMain builds, and plusBin the same with
+// the tests' own plugins (testdata/hubplus).
+var hubBin, plusBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(buildAndRun(m))
@@ -31,8 +32,9 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	hubBin = filepath.Join(dir, "hub")
-	build := exec.Command("go", "build", "-tags", "libsqlite3", "-o", hubBin, "github.com/hubhq/hub/cmd/hub")
+	hubBin, plusBin = filepath.Join(dir, "hub"), filepath.Join(dir, "hubplus")
+	build := exec.Command("go", "build", "-tags", "libsqlite3", "-o", dir+string(filepath.Separator),
+		"github.com/hubhq/hub/cmd/hub", "github.com/hubhq/hub/e2e/testdata/hubplus")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the hub binary:", err)
@@ -61,14 +63,26 @@ type hub struct {
 	err    error         // Wait's result, valid once exited is closed
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+// Log lines that say a process is ready: a hub's address, a worker's start.
+var (
+	listeningRE   = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	workerReadyRE = regexp.MustCompile(`msg="worker ready"`)
+)
 
 // startHub runs `hub run --config path` and waits until it logs its
 // address. The process is killed at the end of the test if still running.
 func startHub(t *testing.T, path string) *hub {
 	t.Helper()
+	return startProcess(t, hubBin, path, listeningRE, "run")
+}
+
+// startProcess runs `bin args… --config path` in the config's folder and
+// waits until a log line matches ready; the line's first submatch, if any,
+// is the Addr.
+func startProcess(t *testing.T, bin, path string, ready *regexp.Regexp, args ...string) *hub {
+	t.Helper()
 	h := &hub{t: t, exited: make(chan struct{})}
-	h.cmd = exec.Command(hubBin, "run", "--config", path)
+	h.cmd = exec.Command(bin, append(args, "--config", path)...)
 	h.cmd.Dir = filepath.Dir(path)
 	stderr, err := h.cmd.StderrPipe()
 	if err != nil {
@@ -78,7 +92,7 @@ func startHub(t *testing.T, path string) *hub {
 		t.Fatal(err)
 	}
 	addr := make(chan string, 1)
-	go h.readLogs(stderr, addr)
+	go h.readLogs(stderr, ready, addr)
 	t.Cleanup(func() {
 		h.cmd.Process.Kill()
 		<-h.exited
@@ -92,23 +106,23 @@ func startHub(t *testing.T, path string) *hub {
 	case <-h.exited:
 		t.Fatalf("hub exited before listening: %v\n%s", h.err, h.Logs())
 	case <-time.After(startTimeout):
-		t.Fatalf("hub did not log a listening address within %v:\n%s", startTimeout, h.Logs())
+		t.Fatalf("%s did not log %q within %v:\n%s", filepath.Base(bin), ready, startTimeout, h.Logs())
 	}
 	return nil
 }
 
-// readLogs keeps the hub's stderr, reports the address once, and reaps the
-// process when its output ends.
-func (h *hub) readLogs(r io.Reader, addr chan<- string) {
+// readLogs keeps the hub's stderr, reports readiness (with the address)
+// once, and reaps the process when its output ends.
+func (h *hub) readLogs(r io.Reader, ready *regexp.Regexp, addr chan<- string) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		h.mu.Lock()
 		h.logs.WriteString(line + "\n")
 		h.mu.Unlock()
-		if m := listeningRE.FindStringSubmatch(line); m != nil {
+		if m := ready.FindStringSubmatch(line); m != nil {
 			select {
-			case addr <- m[1]:
+			case addr <- append(m, "")[1]:
 			default:
 			}
 		}
@@ -181,9 +195,15 @@ routes:
 // runHub runs the binary with args to completion.
 func runHub(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBin(t, hubBin, dir, args...)
+}
+
+// runBin runs bin with args to completion.
+func runBin(t *testing.T, bin, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, hubBin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -73,8 +73,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // RouteInfo is one row of the routing table that `hub routes` prints.
 type RouteInfo struct {
-	Protocol string // websocket, http, telegram, discord, mqtt
-	Match    string // path pattern or topic; "*" for every chat of a bot
+	Protocol string // websocket, http, telegram, discord, mqtt, channel
+	Match    string // path pattern, topic or channel; "*" for every chat of a bot
 	Via      string // the bot or broker, for chat and MQTT routes
 	Target   string // the consumer, page handler, or "(hub)" endpoint
 }
@@ -100,6 +100,9 @@ func Routes(cfg *config.Config) []RouteInfo {
 	}
 	for _, r := range cfg.Routes.MQTT {
 		rs = append(rs, RouteInfo{Protocol: "mqtt", Match: r.Topic, Via: r.Broker, Target: r.Consumer})
+	}
+	for _, r := range cfg.Routes.Channel {
+		rs = append(rs, RouteInfo{Protocol: "channel", Match: r.Channel, Via: "hub worker", Target: r.Consumer})
 	}
 	return rs
 }

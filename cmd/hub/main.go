@@ -8,6 +8,7 @@ import (
 
 	"github.com/hubhq/hub/cmd/hub/cli"
 
+	_ "github.com/hubhq/hub/plugins/alerts"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 	_ "github.com/hubhq/hub/plugins/echo"
 )

@@ -3,7 +3,6 @@ package django
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,9 +80,13 @@ func TestDjangoChannelsInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The two Django processes take seconds to import Django: they start
+	// first and get ready while the hub starts.
 	redisURL := startRedis(t)
-	hubAddr := startHub(t, redisURL)
-	daphneAddr := startDaphne(t, project, redisURL)
+	daphne := launch(t, "daphne", daphneListening, daphneCommand(project, redisURL))
+	sender := startScript(t, project, redisURL, "group_send.py", "--wait", "lobby", "dj", "from django")
+	hubAddr := launch(t, "hub", hubListening, hubCommand(t, redisURL))()
+	daphneAddr := daphne()
 
 	// The hub's Connect joins chat_lobby before it accepts, and Django's
 	// consumer does the same: once a handshake is done, its socket is in the
@@ -92,10 +95,10 @@ func TestDjangoChannelsInterop(t *testing.T) {
 	djangoClient := dial(t, daphneAddr)
 
 	// Django → hub: group_send from a plain Django script.
-	out := python(t, project, redisURL, "group_send.py", "lobby", "dj", "from django")
-	if !strings.Contains(out, "SENT") {
-		t.Fatalf("group_send.py did not send:\n%s", out)
-	}
+	sender.expect("READY")
+	sender.goAhead()
+	sender.expect("SENT")
+	sender.wait()
 	expectHub(t, hubClient, map[string]any{"message": "from django", "user": "dj", "room": "lobby"})
 	// The Django consumer is in chat_lobby too: it hears its own project.
 	expectDjango(t, djangoClient, "from django", "dj")
@@ -214,45 +217,125 @@ func pythonEnv(project, redisURL string) []string {
 	return env
 }
 
-// python runs a script of the project to completion and returns its output.
-func python(t *testing.T, project, redisURL, script string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, pythonBinary, append([]string{script}, args...)...)
-	cmd.Dir = project
-	cmd.Env = pythonEnv(project, redisURL)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3 %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, out, stderr.String())
-	}
-	return string(out)
-}
-
-// process is a server the test runs until it ends, with its stderr kept.
-type process struct {
+// script is a Python script of the project that the test talks to line by
+// line: it reads the script's stdout and writes to its stdin.
+type script struct {
+	t      *testing.T
 	name   string
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	logs   strings.Builder
+	stdin  io.WriteCloser
+	lines  chan string // stdout, closed at its end
+	stderr *lockedBuffer
 	exited chan struct{}
 	err    error
 }
 
-func (p *process) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
+// startScript runs `python3 name args…` in the project until the test ends.
+func startScript(t *testing.T, project, redisURL, name string, args ...string) *script {
+	t.Helper()
+	s := &script{t: t, name: name, lines: make(chan string, 16), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(pythonBinary, append([]string{name}, args...)...)
+	s.cmd.Dir = project
+	s.cmd.Env = pythonEnv(project, redisURL)
+	s.cmd.Stderr = s.stderr
+	var err error
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start python3 %s: %v", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+		io.Copy(io.Discard, stdout)
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		for range s.lines { // drain, so the reader can reach Wait
+		}
+		<-s.exited
+		if t.Failed() {
+			t.Logf("python3 %s stderr:\n%s", name, s.stderr.String())
+		}
+	})
+	return s
 }
 
-// start runs cmd until the test ends and returns the first submatch of
-// listening in its stderr: the address it listens on. Its stderr is shown
-// when the test fails.
-func start(t *testing.T, name string, listening *regexp.Regexp, cmd *exec.Cmd) string {
+// expect waits for the script to print the line want.
+func (s *script) expect(want string) {
+	s.t.Helper()
+	select {
+	case line, ok := <-s.lines:
+		if !ok {
+			<-s.exited
+			s.t.Fatalf("python3 %s ended (%v) before printing %s:\n%s", s.name, s.err, want, s.stderr.String())
+		}
+		if line != want {
+			s.t.Fatalf("python3 %s printed %q, want %s", s.name, line, want)
+		}
+	case <-time.After(patience):
+		s.t.Fatalf("python3 %s did not print %s within %v:\n%s", s.name, want, patience, s.stderr.String())
+	}
+}
+
+// goAhead writes a line to the script's stdin.
+func (s *script) goAhead() {
+	s.t.Helper()
+	if _, err := io.WriteString(s.stdin, "go\n"); err != nil {
+		s.t.Fatalf("python3 %s stdin: %v", s.name, err)
+	}
+}
+
+// wait wants the script to exit 0 without further output.
+func (s *script) wait() {
+	s.t.Helper()
+	select {
+	case line, ok := <-s.lines:
+		if ok {
+			s.t.Fatalf("python3 %s printed %q, want nothing more", s.name, line)
+		}
+	case <-time.After(patience):
+		s.t.Fatalf("python3 %s still running %v after its last line", s.name, patience)
+	}
+	<-s.exited
+	if s.err != nil {
+		s.t.Fatalf("python3 %s: %v\n%s", s.name, s.err, s.stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// launch starts cmd, which runs until the test ends, and returns a function
+// that waits for the first submatch of listening in its stderr: the address
+// it listens on. Its stderr is shown when the test fails.
+func launch(t *testing.T, name string, listening *regexp.Regexp, cmd *exec.Cmd) (addr func() string) {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -260,45 +343,55 @@ func start(t *testing.T, name string, listening *regexp.Regexp, cmd *exec.Cmd) s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	addr := make(chan string, 1)
+	var logs lockedBuffer
+	found := make(chan string, 1)
+	exited := make(chan struct{})
+	var waitErr error
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
+			logs.Write([]byte(line + "\n"))
 			if m := listening.FindStringSubmatch(line); m != nil {
 				select {
-				case addr <- m[1]:
+				case found <- m[1]:
 				default:
 				}
 			}
 		}
 		io.Copy(io.Discard, stderr)
-		p.err = cmd.Wait()
-		close(p.exited)
+		waitErr = cmd.Wait()
+		close(exited)
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-p.exited
+		<-exited
 		if t.Failed() {
-			t.Logf("%s stderr:\n%s", name, p.Logs())
+			t.Logf("%s stderr:\n%s", name, logs.String())
 		}
 	})
-	select {
-	case a := <-addr:
-		return a
-	case <-p.exited:
-		t.Fatalf("%s exited before listening: %v\n%s", name, p.err, p.Logs())
-	case <-time.After(patience):
-		t.Fatalf("%s did not say where it listens within %v:\n%s", name, patience, p.Logs())
+	return func() string {
+		t.Helper()
+		select {
+		case a := <-found:
+			return a
+		case <-exited:
+			t.Fatalf("%s exited before listening: %v\n%s", name, waitErr, logs.String())
+		case <-time.After(patience):
+			t.Fatalf("%s did not say where it listens within %v:\n%s", name, patience, logs.String())
+		}
+		return ""
 	}
-	return ""
 }
 
-// startHub runs the hub binary serving the chat room on the Redis layer.
-func startHub(t *testing.T, redisURL string) string {
+var (
+	hubListening    = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	daphneListening = regexp.MustCompile(`Listening on TCP address (\S+)`)
+)
+
+// hubCommand runs the hub binary serving the chat room on the Redis layer,
+// on a port of its choice.
+func hubCommand(t *testing.T, redisURL string) *exec.Cmd {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hub.yaml")
@@ -317,16 +410,16 @@ routes:
 	}
 	cmd := exec.Command(hubBin, "run", "--config", path)
 	cmd.Dir = dir
-	return start(t, "hub", regexp.MustCompile(`msg=listening addr=(\S+)`), cmd)
+	return cmd
 }
 
-// startDaphne serves the Django project with daphne on a port of its choice.
-func startDaphne(t *testing.T, project, redisURL string) string {
-	t.Helper()
+// daphneCommand serves the Django project with daphne on a port of its
+// choice.
+func daphneCommand(project, redisURL string) *exec.Cmd {
 	cmd := exec.Command(pythonBinary, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "-v", "1", "djproject.asgi:application")
 	cmd.Dir = project
 	cmd.Env = pythonEnv(project, redisURL)
-	return start(t, "daphne", regexp.MustCompile(`Listening on TCP address (\S+)`), cmd)
+	return cmd
 }
 
 // startRedis runs a redis-server of the test's own on a free port and

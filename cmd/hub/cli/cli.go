@@ -82,7 +82,7 @@ func Command() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(runCommand(), routesCommand(), versionCommand())
+	root.AddCommand(runCommand(), workerCommand(), routesCommand(), versionCommand())
 	return root
 }
 

@@ -1,0 +1,380 @@
+package django
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+const (
+	redisBinary = "/usr/bin/redis-server"
+	// pythonBinary is the system Python, where Debian's python3-django-channels,
+	// python3-channels-redis and python3-daphne install.
+	pythonBinary = "/usr/bin/python3"
+	// patience bounds each wait for something that must happen.
+	patience = 10 * time.Second
+)
+
+// hubBin is the hub binary that TestMain builds.
+var hubBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "hub-e2e-django-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/django:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	hubBin = filepath.Join(dir, "hub")
+	build := exec.Command("go", "build", "-tags", "libsqlite3", "-o", hubBin, "github.com/hubhq/hub/cmd/hub")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/django: building the hub binary:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// missing skips the test, or fails it in CI, where everything must be there.
+func missing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required in CI: "+format, args...)
+	}
+	t.Skipf("not installed: "+format, args...)
+}
+
+// TestDjangoChannelsInterop runs a Django Channels 4 project and the hub on
+// one Redis. Django's group_send to chat_lobby reaches the hub's WebSocket
+// clients in room lobby; a line typed in the hub's room reaches a Django
+// consumer, served by daphne, in group chat_lobby; and a line typed to that
+// consumer reaches the hub's clients.
+func TestDjangoChannelsInterop(t *testing.T) {
+	if _, err := os.Stat(redisBinary); err != nil {
+		missing(t, "redis-server: %v", err)
+	}
+	if out, err := exec.Command(pythonBinary, "-c", "import django, channels, channels_redis, daphne").CombinedOutput(); err != nil {
+		missing(t, "%s with Django Channels (apt python3-django-channels python3-channels-redis python3-daphne): %v\n%s", pythonBinary, err, out)
+	}
+	project, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	redisURL := startRedis(t)
+	hubAddr := startHub(t, redisURL)
+	daphneAddr := startDaphne(t, project, redisURL)
+
+	// The hub's Connect joins chat_lobby before it accepts, and Django's
+	// consumer does the same: once a handshake is done, its socket is in the
+	// group.
+	hubClient := dial(t, hubAddr)
+	djangoClient := dial(t, daphneAddr)
+
+	// Django → hub: group_send from a plain Django script.
+	out := python(t, project, redisURL, "group_send.py", "lobby", "dj", "from django")
+	if !strings.Contains(out, "SENT") {
+		t.Fatalf("group_send.py did not send:\n%s", out)
+	}
+	expectHub(t, hubClient, map[string]any{"message": "from django", "user": "dj", "room": "lobby"})
+	// The Django consumer is in chat_lobby too: it hears its own project.
+	expectDjango(t, djangoClient, "from django", "dj")
+
+	// Hub → Django: a line typed in the hub's room, read by Django's consumer.
+	if err := hubClient.WriteJSON(map[string]string{"message": "from hub", "user": "go"}); err != nil {
+		t.Fatal(err)
+	}
+	expectHub(t, hubClient, map[string]any{"message": "from hub", "user": "go", "room": "lobby"})
+	ev := expectDjango(t, djangoClient, "from hub", "go")
+	t.Logf("the hub's layer message as Django's consumer got it: %s", mustJSON(ev))
+
+	// Django consumer → hub: a line typed to Django's consumer.
+	if err := djangoClient.WriteJSON(map[string]string{"message": "from daphne", "user": "dj2"}); err != nil {
+		t.Fatal(err)
+	}
+	expectHub(t, hubClient, map[string]any{"message": "from daphne", "user": "dj2", "room": "lobby"})
+	expectDjango(t, djangoClient, "from daphne", "dj2")
+}
+
+// expectHub reads the next frame of a hub chat client and wants exactly want.
+func expectHub(t *testing.T, c *websocket.Conn, want map[string]any) {
+	t.Helper()
+	raw := read(t, c, want["message"])
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("hub client got %q: %v", raw, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("hub client got %s, want %s", raw, mustJSON(want))
+	}
+}
+
+// expectDjango reads the next frame of a client of Django's consumer, wants
+// the given line in room lobby, and returns the layer event the consumer
+// received, which must carry the chat room contract: string type
+// "chat.message", message, user and room.
+func expectDjango(t *testing.T, c *websocket.Conn, message, user string) map[string]any {
+	t.Helper()
+	raw := read(t, c, message)
+	var got struct {
+		Message string         `json:"message"`
+		User    string         `json:"user"`
+		Room    string         `json:"room"`
+		Event   map[string]any `json:"event"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("Django client got %q: %v", raw, err)
+	}
+	if got.Message != message || got.User != user || got.Room != "lobby" {
+		t.Fatalf("Django client got %s, want message %q, user %q, room lobby", raw, message, user)
+	}
+	want := map[string]any{"type": "chat.message", "message": message, "user": user, "room": "lobby"}
+	for k, v := range want {
+		if got.Event[k] != v {
+			t.Fatalf("Django's consumer got the event %s: %s is %#v, want %#v", mustJSON(got.Event), k, got.Event[k], v)
+		}
+	}
+	return got.Event
+}
+
+func read(t *testing.T, c *websocket.Conn, what any) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(patience))
+	kind, raw, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("waiting for %q: %v", what, err)
+	}
+	if kind != websocket.TextMessage {
+		t.Fatalf("waiting for %q: got a frame of type %d: %q", what, kind, raw)
+	}
+	return raw
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%#v", v)
+	}
+	return string(b)
+}
+
+func dial(t *testing.T, addr string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: patience}
+	c, resp, err := d.Dial("ws://"+addr+"/ws/chat/lobby/", nil)
+	if err != nil {
+		status := ""
+		if resp != nil {
+			status = resp.Status
+		}
+		t.Fatalf("dial %s: %v %s", addr, err, status)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// pythonEnv is the environment of the Django processes: the project on the
+// path, its settings, the test's Redis, and no .pyc files in testdata.
+func pythonEnv(project, redisURL string) []string {
+	env := []string{
+		"PYTHONPATH=" + project,
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONUNBUFFERED=1",
+		"DJANGO_SETTINGS_MODULE=djproject.settings",
+		"HUB_DJANGO_REDIS_HOSTS=" + redisURL,
+	}
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "DJANGO_SETTINGS_MODULE", "HUB_DJANGO_REDIS_HOSTS":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// python runs a script of the project to completion and returns its output.
+func python(t *testing.T, project, redisURL, script string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pythonBinary, append([]string{script}, args...)...)
+	cmd.Dir = project
+	cmd.Env = pythonEnv(project, redisURL)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3 %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// process is a server the test runs until it ends, with its stderr kept.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	logs   strings.Builder
+	exited chan struct{}
+	err    error
+}
+
+func (p *process) Logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+// start runs cmd until the test ends and returns the first submatch of
+// listening in its stderr: the address it listens on. Its stderr is shown
+// when the test fails.
+func start(t *testing.T, name string, listening *regexp.Regexp, cmd *exec.Cmd) string {
+	t.Helper()
+	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.logs.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := listening.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", name, p.Logs())
+		}
+	})
+	select {
+	case a := <-addr:
+		return a
+	case <-p.exited:
+		t.Fatalf("%s exited before listening: %v\n%s", name, p.err, p.Logs())
+	case <-time.After(patience):
+		t.Fatalf("%s did not say where it listens within %v:\n%s", name, patience, p.Logs())
+	}
+	return ""
+}
+
+// startHub runs the hub binary serving the chat room on the Redis layer.
+func startHub(t *testing.T, redisURL string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.yaml")
+	config := `
+listen: 127.0.0.1:0
+store: ./hub.db
+layer: ` + redisURL + `
+log: {level: info, format: text}
+routes:
+  websocket:
+    - path: /ws/chat/{room}/
+      consumer: chatroom
+`
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(hubBin, "run", "--config", path)
+	cmd.Dir = dir
+	return start(t, "hub", regexp.MustCompile(`msg=listening addr=(\S+)`), cmd)
+}
+
+// startDaphne serves the Django project with daphne on a port of its choice.
+func startDaphne(t *testing.T, project, redisURL string) string {
+	t.Helper()
+	cmd := exec.Command(pythonBinary, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "-v", "1", "djproject.asgi:application")
+	cmd.Dir = project
+	cmd.Env = pythonEnv(project, redisURL)
+	return start(t, "daphne", regexp.MustCompile(`Listening on TCP address (\S+)`), cmd)
+}
+
+// startRedis runs a redis-server of the test's own on a free port and
+// returns its URL once it answers PING.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command(redisBinary, "--port", port, "--bind", "127.0.0.1", "--dir", t.TempDir(),
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(patience)
+	for !ping("127.0.0.1:" + port) {
+		select {
+		case <-exited:
+			t.Fatalf("redis-server exited at start (port %s taken?)", port)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on port %s did not answer PING within %v", port, patience)
+		}
+		<-time.After(20 * time.Millisecond) // polling with a deadline
+	}
+	return "redis://127.0.0.1:" + port + "/0"
+}
+
+func ping(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && line == "+PONG\r\n"
+}

@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/redis"
+)
+
+// workerConfig routes the channel "thumbnails" to the e2e-reply consumer
+// of the hubplus binary, on the layer at url.
+func workerConfig(t *testing.T, url string) string {
+	return writeConfig(t, t.TempDir(), `
+store: ./hub.db
+layer: `+url+`
+inbox: {size: 1}   # a worker takes few messages ahead, so two share the queue
+routes:
+  channel:
+    - channel: thumbnails
+      consumer: e2e-reply
+      options: {work: 20ms}
+`)
+}
+
+// startWorker runs `hubplus worker` and waits until it serves.
+func startWorker(t *testing.T, path string, channels ...string) *hub {
+	t.Helper()
+	return startProcess(t, plusBin, path, workerReadyRE, append([]string{"worker"}, channels...)...)
+}
+
+// testLayer is a Redis layer of the test process itself, the way another
+// hub (or a Django project) would send to the workers.
+func testLayer(t *testing.T, url string) layer.Layer {
+	t.Helper()
+	l, err := redis.New(t.Context(), redis.Options{Hosts: []string{url}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// sendJobs sends n messages to "thumbnails", each asking for a reply on a
+// channel of the test's own, which it returns.
+func sendJobs(t *testing.T, l layer.Layer, n int) string {
+	t.Helper()
+	reply, err := l.NewChannel(t.Context(), "specific")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		msg := layer.Message{"type": "thumbnail.make", "id": fmt.Sprint(i), "reply_to": reply}
+		if err := l.Send(t.Context(), "thumbnails", msg); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	return reply
+}
+
+// collect receives n replies and counts them per worker, failing on a
+// message handled twice.
+func collect(t *testing.T, l layer.Layer, reply string, n int) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	seen := map[string]bool{}
+	perWorker := map[string]int{}
+	for len(seen) < n {
+		msg, err := l.Receive(ctx, reply)
+		if err != nil {
+			t.Fatalf("after %d of %d replies: %v", len(seen), n, err)
+		}
+		id := fmt.Sprint(msg["id"])
+		if seen[id] {
+			t.Fatalf("message %s handled twice", id)
+		}
+		if msg["channel"] != "thumbnails" {
+			t.Errorf("reply %v: served as channel %v", msg, msg["channel"])
+		}
+		seen[id] = true
+		perWorker[fmt.Sprint(msg["worker"])]++
+	}
+	return perWorker
+}
+
+// TestWorker sends to a fixed channel from outside, as another process
+// would: one worker handles every message; two share them, each message
+// handled once.
+func TestWorker(t *testing.T) {
+	url := startRedis(t)
+	l := testLayer(t, url)
+	cfg := workerConfig(t, url)
+
+	// Sent before any worker runs: Redis keeps them (within the expiry).
+	reply := sendJobs(t, l, 5)
+	w1 := startWorker(t, cfg) // no names: every routed channel
+	if got := collect(t, l, reply, 5); len(got) != 1 {
+		t.Fatalf("one worker: replies per worker %v", got)
+	}
+
+	w2 := startWorker(t, cfg, "thumbnails")
+	const n = 40
+	got := collect(t, l, sendJobs(t, l, n), n)
+	if len(got) != 2 {
+		t.Errorf("two workers: replies per worker %v, want both to take a share", got)
+	}
+	for _, w := range []*hub{w1, w2} {
+		if code := w.Stop(); code != 0 {
+			t.Errorf("worker exit code %d after SIGTERM\n%s", code, w.Logs())
+		}
+	}
+}
+
+// TestWorkerRefuses checks the mistakes a worker command line can make.
+func TestWorkerRefuses(t *testing.T) {
+	for _, tt := range []struct {
+		name, layer string
+		args        []string
+		want        string
+	}{
+		{"memory layer", "memory", nil, "a worker needs a layer other processes reach"},
+		{"unrouted channel", "redis://127.0.0.1:1/0", []string{"resize"}, `no routes.channel entry for channel "resize" (routed: thumbnails)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := workerConfig(t, tt.layer)
+			_, stderr, code := runBin(t, plusBin, t.TempDir(), append([]string{"worker", "--config", path}, tt.args...)...)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/hubhq/hub/config"
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/plugins"
+	"github.com/hubhq/hub/store"
+)
+
+// Worker serves fixed channel names (routes.channel) from the channel layer,
+// as Channels' runworker: every Send to "thumbnails", from any process on
+// the same Redis or NATS, reaches the consumer routed to it. Several workers
+// on one layer share a channel's messages, each handled by one of them.
+type Worker struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	layer    layer.Layer
+	db       *store.DB
+	rt       *core.Runtime
+	channels []string
+}
+
+// NewWorker builds a worker for channels, or for every routed channel when
+// channels is empty. Like New, it fails on config problems before it opens
+// anything.
+func NewWorker(cfg *config.Config, logger *slog.Logger, channels []string) (*Worker, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	router, routed, err := channelApp(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(channels) == 0 {
+		channels = routed
+	}
+	if len(channels) == 0 {
+		return nil, cfg.Errorf("routes", "no routes.channel to serve: a worker needs at least one (channel: thumbnails, consumer: NAME)")
+	}
+	for _, ch := range channels {
+		if !slices.Contains(routed, ch) {
+			return nil, cfg.Errorf("routes", "no routes.channel entry for channel %q (routed: %s)", ch, strings.Join(routed, ", "))
+		}
+	}
+	if b := cfg.Layer.Backend(); b == config.LayerNone || b == config.LayerMemory {
+		// A memory layer lives in one process: nothing outside the worker
+		// could ever send to it.
+		return nil, cfg.Errorf("layer", "a worker needs a layer other processes reach (redis:// or nats://), not %s", b)
+	}
+	w := &Worker{cfg: cfg, log: logger, channels: channels}
+	if w.layer, err = NewLayer(context.Background(), cfg, logger); err != nil {
+		return nil, err
+	}
+	if w.db, err = store.Open(cfg.Store); err != nil {
+		w.layer.Close()
+		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
+	}
+	w.rt = &core.Runtime{
+		App:       router,
+		Layer:     w.layer,
+		Store:     w.db,
+		InboxSize: cfg.Inbox.Size,
+		Policy:    cfg.Inbox.Policy,
+		Logger:    logger.With("protocol", "channel"),
+		Metrics:   new(core.Metrics),
+	}
+	return w, nil
+}
+
+// channelApp builds the ChannelNameRouter of routes.channel and lists the
+// routed names in config order.
+func channelApp(cfg *config.Config) (core.ChannelNameRouter, []string, error) {
+	router := core.ChannelNameRouter{}
+	var names []string
+	for i, r := range cfg.Routes.Channel {
+		app, err := plugins.New(r.Consumer, plugins.Options(r.Options))
+		if err != nil {
+			return nil, nil, cfg.Errorf(fmt.Sprintf("routes.channel[%d].consumer", i), "%v", err)
+		}
+		router[r.Channel] = core.Named(r.Consumer, app)
+		names = append(names, r.Channel)
+	}
+	return router, names, nil
+}
+
+// Channels are the channel names the worker serves.
+func (w *Worker) Channels() []string { return slices.Clone(w.channels) }
+
+// Run serves the channels until ctx ends, then closes the layer and the
+// store.
+func (w *Worker) Run(ctx context.Context) error {
+	w.log.Info("worker ready", "channels", strings.Join(w.channels, ","), "layer", w.cfg.Layer.String(), "store", w.cfg.Store)
+	err := core.RunWorker(ctx, w.rt, w.channels...)
+	if cerr := w.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if err == nil {
+		w.log.Info("stopped")
+	}
+	return err
+}
+
+// Close releases the layer and the store, for a worker that never ran.
+func (w *Worker) Close() error {
+	var errs []error
+	if err := w.layer.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("server: close layer: %w", err))
+	}
+	if err := w.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("server: close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
