@@ -48,7 +48,7 @@ type frame struct {
 type gwConn struct {
 	ws  *websocket.Conn
 	wmu sync.Mutex
-	bot *Bot // set by IDENTIFY or RESUME
+	bot *account // set by IDENTIFY or RESUME
 }
 
 type payload struct {
@@ -234,7 +234,7 @@ func (s *Server) resume(c *gwConn, data []byte) {
 
 // sendLocked numbers a dispatch in the bot's session, remembers it for
 // RESUME and writes it to the session's connection, if any.
-func (s *Server) sendLocked(b *Bot, typ string, data any) {
+func (s *Server) sendLocked(b *account, typ string, data any) {
 	sess := b.session
 	sess.seq++
 	d, _ := json.Marshal(data)
@@ -252,12 +252,12 @@ func (s *Server) sendLocked(b *Bot, typ string, data any) {
 // build (which may leave it out, for the bot's intents).
 type event struct {
 	typ   string
-	build func(b *Bot) (any, bool)
+	build func(b *account) (any, bool)
 }
 
 // deliverLocked dispatches an event to a bot, or keeps it for the bot's
 // next session.
-func (s *Server) deliverLocked(b *Bot, ev event) {
+func (s *Server) deliverLocked(b *account, ev event) {
 	if b.session == nil {
 		b.backlog = append(b.backlog, ev)
 		return
@@ -338,4 +338,5 @@ func (s *Server) Sequence(token string) int64 {
 	return 0
 }
 
+// String names the fake by its URL.
 func (s *Server) String() string { return fmt.Sprintf("discordtest.Server(%s)", s.srv.URL) }

@@ -54,7 +54,7 @@ func (s *Server) PushDelete(channelID, messageID string) {
 		m.Deleted = true
 	}
 	data := map[string]string{"id": messageID, "channel_id": channelID, "guild_id": guild}
-	s.broadcastLocked(event{typ: "MESSAGE_DELETE", build: func(b *Bot) (any, bool) {
+	s.broadcastLocked(event{typ: "MESSAGE_DELETE", build: func(b *account) (any, bool) {
 		return data, has(b.intents, messageIntent(guild))
 	}})
 }
@@ -80,7 +80,7 @@ func (s *Server) pushReaction(typ, channelID, messageID, user, emoji string) {
 	if guild == "" {
 		intent = discordgo.IntentsDirectMessageReactions
 	}
-	s.broadcastLocked(event{typ: typ, build: func(b *Bot) (any, bool) { return data, has(b.intents, intent) }})
+	s.broadcastLocked(event{typ: typ, build: func(b *account) (any, bool) { return data, has(b.intents, intent) }})
 }
 
 // PushInteraction invokes a slash command (an APPLICATION_COMMAND
@@ -109,7 +109,7 @@ func (s *Server) PushInteraction(channelID, guildID, user, command string, optio
 	} else {
 		data["user"] = u
 	}
-	s.broadcastLocked(event{typ: "INTERACTION_CREATE", build: func(b *Bot) (any, bool) {
+	s.broadcastLocked(event{typ: "INTERACTION_CREATE", build: func(b *account) (any, bool) {
 		data := maps.Clone(data)
 		data["application_id"] = b.User.ID
 		return data, true
@@ -121,15 +121,15 @@ func (s *Server) PushInteraction(channelID, guildID, user, command string, optio
 func (s *Server) PushDispatch(typ string, data any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.broadcastLocked(event{typ: typ, build: func(*Bot) (any, bool) { return data, true }})
+	s.broadcastLocked(event{typ: typ, build: func(*account) (any, bool) { return data, true }})
 }
 
 // messageFor renders a message for a bot with its intents: none without
 // the guild or DM messages intent, and without content, as Discord does,
 // for a guild message that does not mention the bot when it lacks
 // MESSAGE_CONTENT.
-func messageFor(m *discordgo.Message) func(*Bot) (any, bool) {
-	return func(b *Bot) (any, bool) {
+func messageFor(m *discordgo.Message) func(*account) (any, bool) {
+	return func(b *account) (any, bool) {
 		if !has(b.intents, messageIntent(m.GuildID)) {
 			return nil, false
 		}

@@ -14,7 +14,7 @@ import (
 
 // handler serves one REST route with the fake's lock held; b is the
 // authenticated bot (nil on routes that need none).
-type handler func(w http.ResponseWriter, r *http.Request, b *Bot, body []byte)
+type handler func(w http.ResponseWriter, r *http.Request, b *account, body []byte)
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -80,7 +80,7 @@ func (s *Server) api(route string, auth bool, h handler) http.HandlerFunc {
 	}
 }
 
-func (s *Server) getGateway(w http.ResponseWriter, _ *http.Request, _ *Bot, _ []byte) {
+func (s *Server) getGateway(w http.ResponseWriter, _ *http.Request, _ *account, _ []byte) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url":                 s.GatewayURL(),
 		"shards":              1,
@@ -88,11 +88,11 @@ func (s *Server) getGateway(w http.ResponseWriter, _ *http.Request, _ *Bot, _ []
 	})
 }
 
-func (s *Server) getMe(w http.ResponseWriter, _ *http.Request, b *Bot, _ []byte) {
+func (s *Server) getMe(w http.ResponseWriter, _ *http.Request, b *account, _ []byte) {
 	writeJSON(w, http.StatusOK, b.User)
 }
 
-func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte) {
+func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, _ *account, _ []byte) {
 	c := s.channels[r.PathValue("id")]
 	if c == nil {
 		writeError(w, http.StatusNotFound, "Unknown Channel")
@@ -101,7 +101,7 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, _ *Bot, _ []
 	writeJSON(w, http.StatusOK, &discordgo.Channel{ID: c.id, GuildID: c.guild, ParentID: c.parent, Type: c.kind})
 }
 
-func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *Bot, body []byte) {
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *account, body []byte) {
 	var p discordgo.MessageSend
 	if err := json.Unmarshal(body, &p); err != nil {
 		writeError(w, http.StatusBadRequest, "Cannot parse body: "+err.Error())
@@ -131,7 +131,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *Bot, b
 	writeJSON(w, http.StatusOK, s.wireLocked(m))
 }
 
-func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, b *Bot, body []byte) {
+func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, b *account, body []byte) {
 	var p struct {
 		Content *string `json:"content"`
 	}
@@ -153,7 +153,7 @@ func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, b *Bot, bod
 	writeJSON(w, http.StatusOK, s.wireLocked(m))
 }
 
-func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte) {
+func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, _ *account, _ []byte) {
 	m := s.messageLocked(w, r)
 	if m == nil {
 		return
@@ -162,7 +162,7 @@ func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request, _ *Bot, _
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) react(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte) {
+func (s *Server) react(w http.ResponseWriter, r *http.Request, _ *account, _ []byte) {
 	m := s.messageLocked(w, r)
 	if m == nil {
 		return
@@ -178,7 +178,7 @@ func (s *Server) react(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) unreact(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte) {
+func (s *Server) unreact(w http.ResponseWriter, r *http.Request, _ *account, _ []byte) {
 	m := s.messageLocked(w, r)
 	if m == nil {
 		return
@@ -194,7 +194,7 @@ func (s *Server) unreact(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byt
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) typing(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte) {
+func (s *Server) typing(w http.ResponseWriter, r *http.Request, _ *account, _ []byte) {
 	if s.channels[r.PathValue("id")] == nil {
 		writeError(w, http.StatusNotFound, "Unknown Channel")
 		return
@@ -202,7 +202,7 @@ func (s *Server) typing(w http.ResponseWriter, r *http.Request, _ *Bot, _ []byte
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request, _ *Bot, body []byte) {
+func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request, _ *account, body []byte) {
 	id := r.PathValue("iid")
 	it := s.interactions[id]
 	if it == nil || it.token != r.PathValue("itoken") {
@@ -239,7 +239,7 @@ func (s *Server) messageLocked(w http.ResponseWriter, r *http.Request) *Message 
 }
 
 // ownMessageLocked is messageLocked for requests only the author may make.
-func (s *Server) ownMessageLocked(w http.ResponseWriter, r *http.Request, b *Bot) *Message {
+func (s *Server) ownMessageLocked(w http.ResponseWriter, r *http.Request, b *account) *Message {
 	m := s.messageLocked(w, r)
 	if m != nil && m.Author.ID != b.User.ID {
 		writeError(w, http.StatusForbidden, "Cannot edit a message authored by another user")

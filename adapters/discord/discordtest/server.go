@@ -35,7 +35,7 @@ type Server struct {
 	changed      *sync.Cond // broadcast whenever something a Wait method watches changes
 	heartbeat    int        // milliseconds
 	nextID       uint64
-	bots         map[string]*Bot // by token
+	bots         map[string]*account // by token
 	channels     map[string]*channel
 	messages     map[string]*Message // by id
 	requests     []Request
@@ -54,8 +54,8 @@ type Server struct {
 	wg           sync.WaitGroup // one per gateway connection
 }
 
-// Bot is one bot account on the fake.
-type Bot struct {
+// account is one bot account on the fake.
+type account struct {
 	User  *discordgo.User
 	token string
 
@@ -118,7 +118,7 @@ func New(t testing.TB) *Server {
 	s := &Server{
 		heartbeat:    DefaultHeartbeatInterval,
 		nextID:       1100000000000000000,
-		bots:         make(map[string]*Bot),
+		bots:         make(map[string]*account),
 		channels:     make(map[string]*channel),
 		messages:     make(map[string]*Message),
 		fails:        make(map[string][]failure),
@@ -205,7 +205,7 @@ func (s *Server) AddBot(token, name string) *discordgo.User {
 	u.Bot = true
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bots[token] = &Bot{User: u, token: token}
+	s.bots[token] = &account{User: u, token: token}
 	return u
 }
 
@@ -407,18 +407,19 @@ func (s *Server) WaitConnected(t testing.TB, token string) {
 	}
 }
 
-// WaitCount waits until count (read under the fake's lock, e.g. Identifies
-// or Resumes) reaches n.
+// WaitCount waits until count() — one of the counters, such as
+// s.Identifies or s.Resumes — reaches n; it fails the test after
+// WaitTimeout.
 func (s *Server) WaitCount(t testing.TB, what string, count func() int, n int) {
 	t.Helper()
 	deadline := time.Now().Add(WaitTimeout)
+	tick := time.NewTicker(2 * time.Millisecond) // count takes the lock itself: poll
+	defer tick.Stop()
 	for count() < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("discordtest: %s: %d, want %d, after %v", what, count(), n, WaitTimeout)
 		}
-		s.mu.Lock()
-		s.waitLocked(deadline)
-		s.mu.Unlock()
+		<-tick.C
 	}
 }
 
