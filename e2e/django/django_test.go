@@ -84,7 +84,7 @@ func TestDjangoChannelsInterop(t *testing.T) {
 	// first and get ready while the hub starts.
 	redisURL := startRedis(t)
 	daphne := launch(t, "daphne", daphneListening, daphneCommand(project, redisURL))
-	sender := startScript(t, project, redisURL, "group_send.py", "--wait", "lobby", "dj", "from django")
+	sender := startScript(t, project, redisURL, "group_send.py", "--wait", "lobby", "dj", "from django ✓")
 	hubAddr := launch(t, "hub", hubListening, hubCommand(t, redisURL))()
 	daphneAddr := daphne()
 
@@ -99,24 +99,24 @@ func TestDjangoChannelsInterop(t *testing.T) {
 	sender.goAhead()
 	sender.expect("SENT")
 	sender.wait()
-	expectHub(t, hubClient, map[string]any{"message": "from django", "user": "dj", "room": "lobby"})
+	expectHub(t, hubClient, map[string]any{"message": "from django ✓", "user": "dj", "room": "lobby"})
 	// The Django consumer is in chat_lobby too: it hears its own project.
-	expectDjango(t, djangoClient, "from django", "dj")
+	expectDjango(t, djangoClient, "from django ✓", "dj")
 
 	// Hub → Django: a line typed in the hub's room, read by Django's consumer.
-	if err := hubClient.WriteJSON(map[string]string{"message": "from hub", "user": "go"}); err != nil {
+	if err := hubClient.WriteJSON(map[string]string{"message": "from hub ✓", "user": "go"}); err != nil {
 		t.Fatal(err)
 	}
-	expectHub(t, hubClient, map[string]any{"message": "from hub", "user": "go", "room": "lobby"})
-	ev := expectDjango(t, djangoClient, "from hub", "go")
+	expectHub(t, hubClient, map[string]any{"message": "from hub ✓", "user": "go", "room": "lobby"})
+	ev := expectDjango(t, djangoClient, "from hub ✓", "go")
 	t.Logf("the hub's layer message as Django's consumer got it: %s", mustJSON(ev))
 
 	// Django consumer → hub: a line typed to Django's consumer.
-	if err := djangoClient.WriteJSON(map[string]string{"message": "from daphne", "user": "dj2"}); err != nil {
+	if err := djangoClient.WriteJSON(map[string]string{"message": "from daphne ✓", "user": "dj2"}); err != nil {
 		t.Fatal(err)
 	}
-	expectHub(t, hubClient, map[string]any{"message": "from daphne", "user": "dj2", "room": "lobby"})
-	expectDjango(t, djangoClient, "from daphne", "dj2")
+	expectHub(t, hubClient, map[string]any{"message": "from daphne ✓", "user": "dj2", "room": "lobby"})
+	expectDjango(t, djangoClient, "from daphne ✓", "dj2")
 }
 
 // expectHub reads the next frame of a hub chat client and wants exactly want.
