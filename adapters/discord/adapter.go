@@ -194,12 +194,14 @@ func (a *Adapter) Run(ctx context.Context) error {
 	a.running = scopeCtx
 	a.mu.Unlock()
 
-	// runCtx also ends the bots' loops when a connection fails below.
-	runCtx, stop := context.WithCancel(ctx)
+	// runCtx ends the bots' loops once their gateways are closed (or one
+	// failed to open), so the events already queued are handed over first:
+	// Discord will not send them again.
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
 	defer func() {
-		stop()
 		a.disconnect()
+		stop()
 		workers.Wait()
 		a.shutdown()
 	}()
@@ -239,21 +241,36 @@ func (b *botRunner) listen(ctx context.Context) {
 }
 
 // consume hands a bot's events to their scopes, one at a time, so each
-// conversation gets them in order.
+// conversation gets them in order. When ctx ends it hands over what is
+// still queued, within stopGrace, and returns.
 func (a *Adapter) consume(ctx context.Context, b *botRunner) {
 	for {
 		select {
 		case raw := <-b.events:
-			ev, t, ok := b.event(ctx, raw)
-			if !ok {
-				continue
-			}
-			if err := a.dispatch(ctx, b, t, ev); err != nil && ctx.Err() == nil {
-				b.log.Warn("event not delivered", "scope", t.key(b.cfg.Name), "event", ev.Type(), "err", err)
-			}
+			a.handle(ctx, b, raw)
 		case <-ctx.Done():
-			return
+			drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+			defer cancel()
+			for {
+				select {
+				case raw := <-b.events:
+					a.handle(drain, b, raw)
+				default:
+					return
+				}
+			}
 		}
+	}
+}
+
+// handle delivers one gateway event to its scope.
+func (a *Adapter) handle(ctx context.Context, b *botRunner, raw any) {
+	ev, t, ok := b.event(ctx, raw)
+	if !ok {
+		return
+	}
+	if err := a.dispatch(ctx, b, t, ev); err != nil {
+		b.log.Warn("event not delivered", "scope", t.key(b.cfg.Name), "event", ev.Type(), "err", err)
 	}
 }
 
