@@ -134,6 +134,10 @@ func (a *Alerts) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox,
 			if err := s.reading(ctx, ev); err != nil {
 				return err
 			}
+		case *hubmqtt.Message: // as an adapter of another style might deliver it
+			if err := s.reading(ctx, *ev); err != nil {
+				return err
+			}
 		case layer.Message:
 			s.status(ctx, ev)
 		}

@@ -10,6 +10,9 @@
 // The channel layer is the only thing between them, so the sensor side imports
 // no chat adapter, and any chat platform (Telegram today, Discord and the
 // console later) receives alerts by routing a bot to "alerts-notify".
+// A chat scope is open only while its conversation is active, so /alerts in a
+// chat also asks the live sensor scopes (group "<group>.sensors") to report
+// the alerts that are active now.
 //
 // The last reading of each sensor is kept in its scope's state, so a hub that
 // restarts while a sensor is already above the threshold does not alert again:

@@ -43,14 +43,14 @@ func (n *notifier) Receive(c *consumers.ChatConn, m *chat.Message) error {
 	if m.Command != "alerts" && m.Command != "start" {
 		return nil
 	}
-	if err := c.Reply(m, fmt.Sprintf("This chat receives the alerts of group %q.", n.group)); err != nil {
-		return err
-	}
+	// Asked before answering: the answers queue behind this event, so the
+	// reply still comes first, and whoever sees the reply knows the question
+	// has gone out.
 	ask := layer.Message{"type": StatusType, "reply_to": c.Scope.Channel}
 	if err := c.Scope.GroupSend(c.Context(), sensorsGroup(n.group), ask); err != nil {
 		return fmt.Errorf("alerts-notify: ask for status: %w", err)
 	}
-	return nil
+	return c.Reply(m, fmt.Sprintf("This chat receives the alerts of group %q.", n.group))
 }
 
 // Event posts an alert sent to the group.
