@@ -54,6 +54,7 @@ func Run(t *testing.T, newLayer func(t *testing.T) layer.Layer) {
 		{"Flush", testFlush},
 		{"ConcurrentReceivers", testConcurrentReceivers},
 		{"ConcurrentReceiversFixedName", testConcurrentReceiversFixedName},
+		{"Watch", testWatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -523,4 +524,65 @@ func concurrentReceivers(t *testing.T, l layer.Layer, ch string) {
 			t.Errorf("message %d received %d times", i, got[i])
 		}
 	}
+}
+
+// watcher is the optional interface of layers that say when a channel of
+// this process has a message, so the runtime needs no goroutine parked in
+// Receive per idle instance (spelled out here, not imported, so the suite
+// does not depend on where it is declared).
+type watcher interface {
+	Watch(channel string, kick func()) (stop func())
+	TryReceive(channel string) (layer.Message, bool)
+}
+
+func testWatch(t *testing.T, l layer.Layer) {
+	w, ok := l.(watcher)
+	if !ok {
+		t.Skip("the layer has no Watch")
+	}
+	ch := newChannel(t, l, "specific")
+	send(t, l, ch, msg("test.watch", 1))
+	kicks := make(chan struct{}, 16)
+	stop := w.Watch(ch, func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	})
+	kicked := func(want bool) {
+		t.Helper()
+		wait := patience
+		if !want {
+			wait = quiet
+		}
+		select {
+		case <-kicks:
+			if !want {
+				t.Fatal("kicked after stop")
+			}
+		case <-time.After(wait):
+			if want {
+				t.Fatal("never kicked")
+			}
+		}
+	}
+	take := func(n int) {
+		t.Helper()
+		m, ok := w.TryReceive(ch)
+		if !ok || intOf(m["n"]) != int64(n) {
+			t.Fatalf("TryReceive = %v, %v; want message %d", m, ok, n)
+		}
+		if m, ok := w.TryReceive(ch); ok {
+			t.Fatalf("TryReceive on an empty channel = %v", m)
+		}
+	}
+	kicked(true) // a message was already waiting
+	take(1)
+	send(t, l, ch, msg("test.watch", 2))
+	kicked(true)
+	take(2)
+	stop()
+	send(t, l, ch, msg("test.watch", 3))
+	kicked(false)
+	receive(t, l, ch, "test.watch", 3)
 }

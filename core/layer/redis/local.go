@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -17,8 +18,12 @@ import (
 type queue struct {
 	items   []entry
 	ready   chan struct{} // signalled (capacity 1) when items were added
-	waiters int
+	waiters int           // Receive calls and watchers keeping the queue
+	kick    func()        // the watcher's, if any
 }
+
+// unused reports whether the queue can be forgotten.
+func (q *queue) unused() bool { return len(q.items) == 0 && q.waiters == 0 }
 
 type entry struct {
 	msg     layer.Message
@@ -60,6 +65,9 @@ func (l *Layer) push(channel string, msg layer.Message, sent time.Time) bool {
 	case q.ready <- struct{}{}:
 	default:
 	}
+	if q.kick != nil {
+		q.kick()
+	}
 	return true
 }
 
@@ -70,7 +78,7 @@ func (l *Layer) receiveLocal(ctx context.Context, channel string) (layer.Message
 	q.waiters++
 	defer func() {
 		q.waiters--
-		if len(q.items) == 0 && q.waiters == 0 && l.local[channel] == q {
+		if q.unused() && l.local[channel] == q {
 			delete(l.local, channel)
 		}
 		l.mu.Unlock()
@@ -128,7 +136,7 @@ func (l *Layer) maybeSweep() {
 	l.ops = 0
 	for name, q := range l.local {
 		l.dropExpired(q)
-		if len(q.items) == 0 && q.waiters == 0 {
+		if q.unused() {
 			delete(l.local, name)
 		}
 	}
@@ -265,4 +273,60 @@ func bzpopmin(ctx context.Context, c *goredis.Client, keys []string, timeout tim
 		return "", "", 0, fmt.Errorf("BZPOPMIN: score %q: %w", res[2], err)
 	}
 	return res[0], res[1], sc, nil
+}
+
+// Watch says when one of this process' own process-local channels (from
+// NewChannel) has a message: kick is called, with the layer's lock held,
+// for every message that arrives until stop is called, and at once if one
+// is waiting. It is the runtime's alternative to a goroutine parked in
+// Receive. Other channels are never kicked: read them with Receive.
+func (l *Layer) Watch(channel string, kick func()) (stop func()) {
+	if !l.own(channel) {
+		return func() {}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	l.listenTo(ctx, nonLocalName(channel))
+	cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.queueFor(channel)
+	q.waiters++
+	q.kick = kick
+	if len(q.items) > 0 {
+		kick()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			q.waiters--
+			q.kick = nil
+			if q.unused() && l.local[channel] == q {
+				delete(l.local, channel)
+			}
+		})
+	}
+}
+
+// TryReceive returns a channel's next message without waiting; with Watch
+// it replaces Receive.
+func (l *Layer) TryReceive(channel string) (layer.Message, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.local[channel]
+	if q == nil {
+		return nil, false
+	}
+	l.dropExpired(q)
+	if len(q.items) == 0 {
+		return nil, false
+	}
+	msg := q.items[0].msg
+	q.items[0] = entry{}
+	q.items = q.items[1:]
+	if q.unused() {
+		delete(l.local, channel)
+	}
+	return msg, true
 }
