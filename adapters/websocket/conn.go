@@ -297,7 +297,7 @@ func (c *conn) ping() {
 		c.mu.Unlock()
 		return
 	}
-	if c.parked && time.Since(c.seen) > c.a.opts.PongTimeout {
+	if c.parked && time.Since(c.seen) > c.a.opts.PongTimeout && !readable(c) {
 		c.mu.Unlock()
 		c.a.log.Debug("websocket: no pong in time; dropping", "scope", c.scope.Key, "timeout", c.a.opts.PongTimeout)
 		c.drop()
@@ -433,6 +433,10 @@ func (c *conn) drop() {
 func (c *conn) touch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.touchLocked()
+}
+
+func (c *conn) touchLocked() {
 	if c.state == stateOpen {
 		c.seen = time.Now()
 		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
@@ -530,6 +534,7 @@ func (c *conn) wake() {
 	c.mu.Lock()
 	parked := c.parked
 	c.parked = false
+	c.touchLocked() // the client sent something; the reader may start late
 	c.mu.Unlock()
 	if parked {
 		go c.readLoop(true)

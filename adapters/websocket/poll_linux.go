@@ -91,6 +91,27 @@ func (p *poller) park(c *conn) error {
 	return nil
 }
 
+// readable reports whether a parked socket has something to read that the
+// poller may not have handed on yet (a wake-up can lag behind a busy
+// scheduler): then it is not silent, whatever its last pong says.
+func readable(c *conn) bool {
+	sc, ok := c.ws.NetConn().(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	_ = rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ready = n > 0 || err == nil // data, or the client's FIN
+	})
+	return ready
+}
+
 // forget removes a parked socket that is being dropped, before its
 // descriptor is closed.
 func (p *poller) forget(c *conn) {

@@ -12,3 +12,5 @@ func newPoller() (*poller, error)  { return nil, errors.ErrUnsupported }
 func (*poller) park(c *conn) error { return errors.ErrUnsupported }
 func (*poller) forget(c *conn)     {}
 func (*poller) stop()              {}
+
+func readable(c *conn) bool { return false }
