@@ -13,65 +13,121 @@ import (
 )
 
 // perform turns an action of a chat's application into a Bot API call, made
-// within the bot's and the chat's limits.
-func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, ev core.Event) error {
-	c, fn, err := b.request(t, ev)
-	if err == nil {
-		err = b.limit.do(ctx, c, fn)
+// within the bot's and the chat's limits. With an Outbox the call is written
+// there first and made from there (see outbox.go).
+func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, tr *tracker, ev core.Event) error {
+	act, err := toAction(t, ev)
+	var sent string
+	switch {
+	case err != nil:
+	case a.outbox == nil:
+		sent, err = b.send(ctx, act)
+	default:
+		sent, err = a.performDurably(ctx, b, t.key(b.cfg.Name), ev.Type(), tr.nextKey(), act)
 	}
 	if err != nil {
 		return fmt.Errorf("telegram: %s in chat %d: %w", ev.Type(), t.chat, redact(err, b.cfg.Token))
 	}
+	if s, ok := ev.(chat.Send); ok && s.Sent != nil {
+		*s.Sent = sent
+	}
 	return nil
 }
 
-// request builds the call for an action.
-func (b *botRunner) request(t target, ev core.Event) (call, func(context.Context) error, error) {
-	c := call{chat: t.chat, group: t.group}
-	api := b.api
+// toAction reads an action event into the call it makes in chat t.
+func toAction(t target, ev core.Event) (action, error) {
+	act := action{Kind: ev.Type(), Chat: t.chat, Thread: t.thread, Group: t.group}
 	switch ev := ev.(type) {
 	case chat.Send:
-		p := &bot.SendMessageParams{ChatID: t.chat, MessageThreadID: t.thread, Text: ev.Text}
-		if ev.ReplyTo != "" {
-			id, err := messageID(ev.ReplyTo)
+		act.Text, act.ReplyTo = ev.Text, ev.ReplyTo
+	case chat.Edit:
+		act.MessageID, act.Text = ev.MessageID, ev.Text
+	case chat.Delete:
+		act.MessageID = ev.MessageID
+	case chat.React:
+		act.MessageID, act.Emoji = ev.MessageID, ev.Emoji
+	case chat.Typing:
+	case AnswerCallback:
+		act = action{Kind: ev.Type(), CallbackID: ev.CallbackID, Text: ev.Text, ShowAlert: ev.ShowAlert}
+	default:
+		return act, fmt.Errorf("telegram: unsupported action %q", ev.Type())
+	}
+	return act, nil
+}
+
+// call says what the action touches, for the limiter.
+func (act action) call() call {
+	return call{chat: act.Chat, group: act.Group, message: act.Kind == "chat.send" || act.Kind == "chat.edit"}
+}
+
+// send makes the call within the limits and returns what Telegram answered
+// that a consumer may need: the new message's id.
+func (b *botRunner) send(ctx context.Context, act action) (string, error) {
+	fn, err := b.request(act)
+	if err != nil {
+		return "", err
+	}
+	var result string
+	err = b.limit.do(ctx, act.call(), func(ctx context.Context) error {
+		var err error
+		result, err = fn(ctx)
+		return err
+	})
+	return result, err
+}
+
+// request builds the Bot API call of an action.
+func (b *botRunner) request(act action) (func(context.Context) (string, error), error) {
+	api := b.api
+	switch act.Kind {
+	case "chat.send":
+		p := &bot.SendMessageParams{ChatID: act.Chat, MessageThreadID: act.Thread, Text: act.Text}
+		if act.ReplyTo != "" {
+			id, err := messageID(act.ReplyTo)
 			if err != nil {
-				return c, nil, err
+				return nil, err
 			}
 			// A reply to a message deleted meanwhile is still sent.
 			p.ReplyParameters = &models.ReplyParameters{MessageID: id, AllowSendingWithoutReply: true}
 		}
-		c.message = true
-		return c, func(ctx context.Context) error {
+		return func(ctx context.Context) (string, error) {
 			m, err := api.SendMessage(ctx, p)
-			if err == nil && ev.Sent != nil {
-				*ev.Sent = strconv.Itoa(m.ID)
+			if err != nil {
+				return "", err
 			}
-			return err
+			return strconv.Itoa(m.ID), nil
 		}, nil
-	case chat.Edit:
-		id, err := messageID(ev.MessageID)
-		p := &bot.EditMessageTextParams{ChatID: t.chat, MessageID: id, Text: ev.Text}
-		c.message = true
-		return c, func(ctx context.Context) error { _, err := api.EditMessageText(ctx, p); return err }, err
-	case chat.Delete:
-		id, err := messageID(ev.MessageID)
-		p := &bot.DeleteMessageParams{ChatID: t.chat, MessageID: id}
-		return c, func(ctx context.Context) error { _, err := api.DeleteMessage(ctx, p); return err }, err
-	case chat.React:
-		id, err := messageID(ev.MessageID)
-		p := &bot.SetMessageReactionParams{ChatID: t.chat, MessageID: id, Reaction: []models.ReactionType{}}
-		if ev.Emoji != "" {
-			p.Reaction = []models.ReactionType{{Type: models.ReactionTypeTypeEmoji, ReactionTypeEmoji: &models.ReactionTypeEmoji{Emoji: ev.Emoji}}}
+	case "chat.edit":
+		id, err := messageID(act.MessageID)
+		p := &bot.EditMessageTextParams{ChatID: act.Chat, MessageID: id, Text: act.Text}
+		return ignoreResult(func(ctx context.Context) (any, error) { return api.EditMessageText(ctx, p) }), err
+	case "chat.delete":
+		id, err := messageID(act.MessageID)
+		p := &bot.DeleteMessageParams{ChatID: act.Chat, MessageID: id}
+		return ignoreResult(func(ctx context.Context) (any, error) { return api.DeleteMessage(ctx, p) }), err
+	case "chat.react":
+		id, err := messageID(act.MessageID)
+		p := &bot.SetMessageReactionParams{ChatID: act.Chat, MessageID: id, Reaction: []models.ReactionType{}}
+		if act.Emoji != "" {
+			p.Reaction = []models.ReactionType{{Type: models.ReactionTypeTypeEmoji, ReactionTypeEmoji: &models.ReactionTypeEmoji{Emoji: act.Emoji}}}
 		}
-		return c, func(ctx context.Context) error { _, err := api.SetMessageReaction(ctx, p); return err }, err
-	case chat.Typing:
-		p := &bot.SendChatActionParams{ChatID: t.chat, MessageThreadID: t.thread, Action: models.ChatActionTyping}
-		return c, func(ctx context.Context) error { _, err := api.SendChatAction(ctx, p); return err }, nil
-	case AnswerCallback:
-		p := &bot.AnswerCallbackQueryParams{CallbackQueryID: ev.CallbackID, Text: ev.Text, ShowAlert: ev.ShowAlert}
-		return call{}, func(ctx context.Context) error { _, err := api.AnswerCallbackQuery(ctx, p); return err }, nil
+		return ignoreResult(func(ctx context.Context) (any, error) { return api.SetMessageReaction(ctx, p) }), err
+	case "chat.typing":
+		p := &bot.SendChatActionParams{ChatID: act.Chat, MessageThreadID: act.Thread, Action: models.ChatActionTyping}
+		return ignoreResult(func(ctx context.Context) (any, error) { return api.SendChatAction(ctx, p) }), nil
+	case AnswerCallback{}.Type():
+		p := &bot.AnswerCallbackQueryParams{CallbackQueryID: act.CallbackID, Text: act.Text, ShowAlert: act.ShowAlert}
+		return ignoreResult(func(ctx context.Context) (any, error) { return api.AnswerCallbackQuery(ctx, p) }), nil
 	}
-	return c, nil, fmt.Errorf("telegram: unsupported action %q", ev.Type())
+	return nil, fmt.Errorf("telegram: unsupported action %q", act.Kind)
+}
+
+// ignoreResult adapts a call whose answer no consumer needs.
+func ignoreResult(fn func(context.Context) (any, error)) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		_, err := fn(ctx)
+		return "", err
+	}
 }
 
 func messageID(s string) (int, error) {

@@ -67,14 +67,25 @@ type Options struct {
 	// restarted hub does not hand over again updates it had handed over
 	// before it stopped. The store implements it.
 	Checkpoints Checkpoints
-	Logger      *slog.Logger // nil: slog.Default()
+	// Outbox, if set (the store), makes the adapter crash-safe: updates are
+	// journaled before Telegram is told it may forget them, every action is
+	// written to the outbox before its call is made, and a restart makes
+	// the calls and handles the updates a crash left over. It also serves
+	// as Checkpoints when those are not set. See README.md for the exact
+	// guarantee.
+	Outbox Outbox
+	Logger *slog.Logger // nil: slog.Default()
 }
 
 // Adapter connects bots to the hub.
 type Adapter struct {
-	opts Options
-	log  *slog.Logger
-	bots map[string]*botRunner
+	opts   Options
+	log    *slog.Logger
+	bots   map[string]*botRunner
+	rt     *core.Runtime // opts.Runtime, its application wrapped in track when there is an Outbox
+	outbox Outbox
+
+	trackers sync.Map // *core.Scope → *tracker, while the scope lives
 
 	mu      sync.Mutex
 	running context.Context // the scopes' context while Run runs, else nil
@@ -88,7 +99,8 @@ type botRunner struct {
 	api      *bot.Bot     // sends
 	poll     *http.Client // receives, in polling mode
 	limit    *limiter
-	username string // set by Run from getMe
+	username string   // set by Run from getMe
+	out      *courier // makes the outbox's calls, with an Outbox; set by Run
 }
 
 // New checks the options and makes an Adapter; Run starts it.
@@ -102,9 +114,17 @@ func New(opts Options) (*Adapter, error) {
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = DefaultPollTimeout
 	}
-	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), scopes: make(map[string]*liveScope)}
+	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), scopes: make(map[string]*liveScope), rt: opts.Runtime, outbox: opts.Outbox}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	if a.outbox != nil {
+		rt := *opts.Runtime
+		rt.App = a.track(rt.App)
+		a.rt = &rt
+		if a.opts.Checkpoints == nil {
+			a.opts.Checkpoints = a.outbox
+		}
 	}
 	a.log = a.log.With("adapter", Platform)
 	for _, cfg := range opts.Bots {
@@ -182,6 +202,14 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	a.running = scopeCtx
 	a.mu.Unlock()
+	// Senders outlive the scopes, whose last words (a farewell on
+	// shutdown) still go out.
+	stopSending, err := a.startSending(ctx)
+	defer stopSending()
+	if err != nil {
+		a.shutdown()
+		return err
+	}
 	defer a.shutdown()
 
 	ctx, stop := context.WithCancel(ctx)
@@ -201,9 +229,39 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return nil
 }
 
-// receive starts receiving a bot's updates: it points its webhook at us, or
-// starts polling.
+// startSending starts each bot's outbox sender with the calls a crash left
+// unsent, and returns what stops them.
+func (a *Adapter) startSending(ctx context.Context) (stop func(), err error) {
+	if a.outbox == nil {
+		return func() {}, nil
+	}
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop = func() {
+		cancel()
+		for _, b := range a.bots {
+			if b.out != nil {
+				b.out.wg.Wait()
+			}
+		}
+	}
+	if _, err := a.outbox.OutboxPrune(ctx, time.Now().Add(-keepSent)); err != nil {
+		a.log.Warn("could not prune the outbox", "err", err)
+	}
+	for _, b := range a.bots {
+		b.out = newCourier(sendCtx, a, b)
+		if err := b.out.loadPending(ctx); err != nil {
+			return stop, fmt.Errorf("telegram: bot %q: outbox: %w", b.cfg.Name, err)
+		}
+	}
+	return stop, nil
+}
+
+// receive starts receiving a bot's updates: it hands over the updates a
+// crash left unhandled, then points its webhook at us, or starts polling.
 func (a *Adapter) receive(ctx context.Context, b *botRunner, polls *sync.WaitGroup) error {
+	if err := a.replay(ctx, b); err != nil {
+		return err
+	}
 	if b.cfg.Mode == Webhook {
 		if b.cfg.WebhookURL == "" {
 			return nil // registered by hand

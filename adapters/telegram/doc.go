@@ -10,6 +10,13 @@
 // they are queued in memory, so the adapter polls by itself and uses the
 // library to send.)
 //
+// With Options.Outbox (the store) the adapter is crash-safe: updates are
+// journaled before they are confirmed, every action is written to the
+// outbox (keyed by the update being handled) before its call is made, and a
+// restart replays both without taking any update's actions twice; only a
+// call in flight at the crash may be made twice. README.md states the
+// guarantee exactly.
+//
 // Every chat of every bot is one scope (and every forum topic its own):
 // type "telegram", key "telegram:<bot>:<chat>[:<topic>]", Bot the bot's
 // name. A scope opens on the chat's first update and closes after

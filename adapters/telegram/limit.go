@@ -175,6 +175,12 @@ func (l *limiter) state(c call) (time.Time, *rate.Limiter) {
 	return later(cl.until, l.botUntil), cl.rate
 }
 
+// until is when the call may next go, as far as retry_after says.
+func (l *limiter) until(c call) time.Time {
+	t, _ := l.state(c)
+	return t
+}
+
 // hold stops calls to a chat (0: every call of the bot) for d.
 func (l *limiter) hold(chat int64, d time.Duration) {
 	l.mu.Lock()

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
+
+	"github.com/hubhq/hub/store"
 )
 
 // Checkpoints store small values that must survive a restart, by key; an
@@ -31,10 +34,19 @@ var allowedUpdates = []string{
 	models.AllowedUpdateChatMember, models.AllowedUpdateMessageReaction,
 }
 
+// incoming is an update with the JSON Telegram sent it in, which the
+// journal keeps as it came.
+type incoming struct {
+	u   *models.Update
+	raw json.RawMessage
+}
+
 // poll receives a polling bot's updates until ctx ends. It confirms a batch
 // (by asking for the next offset) only once every update in it is in its
-// scope's inbox, so a crash loses nothing: Telegram keeps unconfirmed
-// updates and sends them again. (The client library's own loop confirms
+// scope's inbox — or, with an Outbox, once the batch is journaled (with the
+// next offset, in one transaction) — so a crash loses nothing: Telegram
+// keeps unconfirmed updates and sends them again, and the journal hands over
+// the rest at the next start. (The client library's own loop confirms
 // them as soon as they are queued in memory.) Updates are handed over one at
 // a time, so each chat's events stay in order.
 func (a *Adapter) poll(ctx context.Context, b *botRunner) {
@@ -43,6 +55,12 @@ func (a *Adapter) poll(ctx context.Context, b *botRunner) {
 	wait := backoff
 	for ctx.Err() == nil {
 		updates, err := b.getUpdates(ctx, offset, a.opts.PollTimeout)
+		if err == nil {
+			updates = slices.DeleteFunc(updates, func(in incoming) bool { return in.u.ID < offset }) // handed over before a restart
+			if len(updates) > 0 && a.outbox != nil {
+				err = a.journal(ctx, b, updates, key, updates[len(updates)-1].u.ID+1)
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -59,21 +77,69 @@ func (a *Adapter) poll(ctx context.Context, b *botRunner) {
 			continue
 		}
 		wait = backoff
-		for _, u := range updates {
-			if u.ID < offset {
-				continue // handed over before a restart
-			}
-			if err := a.dispatch(ctx, b, u); err != nil {
+		for _, in := range updates {
+			if err := a.dispatch(ctx, b, in.u); err != nil {
 				if ctx.Err() != nil {
-					return // not confirmed: sent again after a restart
+					return // not confirmed (or journaled): handed over again after a restart
 				}
-				a.log.Warn("update dropped", "bot", b.cfg.Name, "update_id", u.ID, "err", err)
+				a.dropped(b, in.u, err)
 			}
-			offset = u.ID + 1
+			offset = in.u.ID + 1
 		}
-		if len(updates) > 0 {
+		if len(updates) > 0 && a.outbox == nil {
 			a.saveOffset(ctx, key, offset)
 		}
+	}
+}
+
+// journal writes updates to the Outbox's journal, with the bot's next
+// offset when key is set, and returns once they are durable.
+func (a *Adapter) journal(ctx context.Context, b *botRunner, updates []incoming, key string, next int64) error {
+	items := make([]store.Inbound, len(updates))
+	for i, in := range updates {
+		items[i] = store.Inbound{ID: in.u.ID, Payload: in.raw}
+	}
+	value := ""
+	if key != "" {
+		value = strconv.FormatInt(next, 10)
+	}
+	return a.outbox.InboundAdd(ctx, Platform, b.cfg.Name, items, key, value)
+}
+
+// replay hands over the updates a crash left in the journal, oldest first,
+// before the bot receives new ones.
+func (a *Adapter) replay(ctx context.Context, b *botRunner) error {
+	if a.outbox == nil {
+		return nil
+	}
+	pending, err := a.outbox.InboundPending(ctx, Platform, b.cfg.Name)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		a.log.Info("handling updates left over from before a restart", "bot", b.cfg.Name, "updates", len(pending))
+	}
+	for _, p := range pending {
+		u := new(models.Update)
+		if err := json.Unmarshal(p.Payload, u); err != nil {
+			a.dropped(b, &models.Update{ID: p.ID}, fmt.Errorf("unreadable journal entry: %w", err))
+			continue
+		}
+		if err := a.dispatch(ctx, b, u); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.dropped(b, u, err)
+		}
+	}
+	return nil
+}
+
+// dropped gives up on an update that could not be handed over.
+func (a *Adapter) dropped(b *botRunner, u *models.Update, err error) {
+	a.log.Warn("update dropped", "bot", b.cfg.Name, "update_id", u.ID, "err", err)
+	if a.outbox != nil {
+		a.outbox.InboundHandled(Platform, b.cfg.Name, u.ID)
 	}
 }
 
@@ -107,7 +173,7 @@ func (a *Adapter) saveOffset(ctx context.Context, key string, offset int64) {
 // getUpdates makes one long poll. Errors carry the client library's error
 // values (bot.ErrorUnauthorized, *bot.TooManyRequestsError, …) and never the
 // token, which is part of the URL.
-func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.Duration) ([]*models.Update, error) {
+func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.Duration) ([]incoming, error) {
 	body, err := json.Marshal(map[string]any{
 		"offset":          offset,
 		"timeout":         int(timeout / time.Second),
@@ -127,10 +193,10 @@ func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.D
 	}
 	defer resp.Body.Close()
 	var env struct {
-		OK          bool             `json:"ok"`
-		Result      []*models.Update `json:"result"`
-		ErrorCode   int              `json:"error_code"`
-		Description string           `json:"description"`
+		OK          bool              `json:"ok"`
+		Result      []json.RawMessage `json:"result"`
+		ErrorCode   int               `json:"error_code"`
+		Description string            `json:"description"`
 		Parameters  struct {
 			RetryAfter int `json:"retry_after"`
 		} `json:"parameters"`
@@ -139,7 +205,14 @@ func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.D
 		return nil, fmt.Errorf("getUpdates: HTTP %d: bad response: %w", resp.StatusCode, err)
 	}
 	if env.OK {
-		return env.Result, nil
+		out := make([]incoming, len(env.Result))
+		for i, raw := range env.Result {
+			out[i] = incoming{u: new(models.Update), raw: raw}
+			if err := json.Unmarshal(raw, out[i].u); err != nil {
+				return nil, fmt.Errorf("getUpdates: bad update: %w", err)
+			}
+		}
+		return out, nil
 	}
 	switch env.ErrorCode {
 	case http.StatusTooManyRequests:

@@ -42,6 +42,9 @@ func (a *Adapter) dispatch(ctx context.Context, b *botRunner, u *models.Update) 
 	ev, t, ok := b.event(u)
 	if !ok {
 		a.log.Debug("update about no chat ignored", "bot", b.cfg.Name, "update_id", u.ID)
+		if a.outbox != nil {
+			a.outbox.InboundHandled(Platform, b.cfg.Name, u.ID)
+		}
 		return nil
 	}
 	for {
@@ -113,10 +116,16 @@ func (a *Adapter) start(b *botRunner, t target, key string) (*liveScope, error) 
 		Bot:   b.cfg.Name,
 		Extra: map[string]any{"chat_id": t.chat, "thread_id": t.thread},
 	}
-	inst, err := a.opts.Runtime.Start(a.running, scope, func(ctx context.Context, ev core.Event) error {
-		return a.perform(ctx, b, t, ev)
+	var tr *tracker
+	if a.outbox != nil {
+		tr = newTracker()
+		a.trackers.Store(scope, tr)
+	}
+	inst, err := a.rt.Start(a.running, scope, func(ctx context.Context, ev core.Event) error {
+		return a.perform(ctx, b, t, tr, ev)
 	})
 	if err != nil {
+		a.trackers.Delete(scope)
 		return nil, err
 	}
 	s := &liveScope{key: key, bot: b, target: t, inst: inst, gone: make(chan struct{}), last: time.Now()}
@@ -131,6 +140,7 @@ func (a *Adapter) start(b *botRunner, t target, key string) (*liveScope, error) 
 func (a *Adapter) watch(s *liveScope) {
 	defer a.wg.Done()
 	<-s.inst.Done()
+	a.trackers.Delete(s.inst.Scope())
 	s.timer.Stop()
 	a.mu.Lock()
 	if a.scopes[s.key] == s {

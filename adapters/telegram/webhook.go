@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/go-telegram/bot/models"
@@ -37,10 +38,23 @@ func (a *Adapter) Webhook(name string) (http.Handler, error) {
 			http.Error(w, "wrong secret token", http.StatusUnauthorized)
 			return
 		}
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpdateSize))
 		var u models.Update
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxUpdateSize)).Decode(&u); err != nil {
+		if err == nil {
+			err = json.Unmarshal(raw, &u)
+		}
+		if err != nil {
 			http.Error(w, "bad update: "+err.Error(), http.StatusBadRequest)
 			return
+		}
+		// With an Outbox the update is journaled before Telegram hears 200,
+		// so a crash after it cannot lose it.
+		if a.outbox != nil && a.isRunning() {
+			if err := a.journal(r.Context(), b, []incoming{{u: &u, raw: raw}}, "", 0); err != nil {
+				a.log.Warn("webhook update not journaled", "bot", name, "update_id", u.ID, "err", err)
+				http.Error(w, "update not stored", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		switch err := a.dispatch(r.Context(), b, &u); {
 		case errors.Is(err, errNotRunning):

@@ -1,0 +1,141 @@
+package telegram_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/go-telegram/bot/models"
+
+	"github.com/hubhq/hub/adapters/telegram"
+	"github.com/hubhq/hub/adapters/telegram/telegramtest"
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/plugins/echo"
+	"github.com/hubhq/hub/store"
+)
+
+func echoApp() core.Application { return core.Named("echo", echo.New()) }
+
+func pending(t *testing.T, db *store.DB, bot string) []store.OutboxEntry {
+	t.Helper()
+	p, err := db.OutboxPending(t.Context(), telegram.Platform, bot, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOutboxCallsAreRecordedAndDone(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	db := openStore(t)
+	startHub(t, echoApp(), db, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
+
+	tg.FailNext("sendMessage", http.StatusTooManyRequests, 1) // retried from the outbox's queue
+	hello := tg.PushMessage(42, "ada", "hello")
+	got := tg.WaitSent(t, 42, 2)
+	assertTexts(t, got, "[Welcome Anonymous!]", "You said: hello")
+	if got[1].ReplyTo != hello.ID {
+		t.Fatalf("reply to %d, want %d", got[1].ReplyTo, hello.ID)
+	}
+	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+	if n := tg.FloodViolations(); n != 0 {
+		t.Fatalf("%d requests during retry_after", n)
+	}
+	if v, _, _ := db.Checkpoint(t.Context(), "telegram:echo:offset"); v == "" {
+		t.Fatal("no offset checkpoint")
+	}
+}
+
+// outboxEntry is a call as the adapter writes it.
+func outboxEntry(t *testing.T, chat int64, text, dedupe string) store.OutboxEntry {
+	t.Helper()
+	payload, err := json.Marshal(map[string]any{"kind": "chat.send", "chat": chat, "text": text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.OutboxEntry{Platform: telegram.Platform, Bot: "echo", Scope: fmt.Sprint("telegram:echo:", chat), Kind: "chat.send", Payload: payload, Dedupe: dedupe}
+}
+
+func TestCallsLeftInTheOutboxGoFirstInOrder(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	handled := tg.PushUpdate(wrap(telegramtest.NewMessage(42, "ada", "before the crash"))) // the chat exists
+	db := openStore(t)
+	// What a crash left: three calls written, none made.
+	for _, text := range []string{"one", "two", "three"} {
+		if _, err := db.OutboxAdd(t.Context(), outboxEntry(t, 42, text, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SetCheckpoint(t.Context(), "telegram:echo:offset", itoa(handled+1)); err != nil {
+		t.Fatal(err)
+	}
+	startHub(t, echoApp(), db, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
+	tg.WaitSent(t, 42, 3)
+	tg.PushMessage(42, "ada", "after")
+	assertTexts(t, tg.WaitSent(t, 42, 5), "one", "two", "three", "[Welcome Anonymous!]", "You said: after")
+	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+}
+
+func TestJournaledUpdateIsHandledOnceAcrossARestart(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	db := openStore(t)
+	// A crash left two updates journaled (and confirmed to Telegram): the
+	// first was handled and its reply made, the second not yet.
+	m1, m2 := telegramtest.NewMessage(42, "ada", "handled"), telegramtest.NewMessage(42, "ada", "not yet")
+	id1, id2 := tg.PushUpdate(&models.Update{Message: m1}), tg.PushUpdate(&models.Update{Message: m2})
+	var journal []store.Inbound
+	for _, u := range []*models.Update{{ID: id1, Message: m1}, {ID: id2, Message: m2}} {
+		raw, _ := json.Marshal(u)
+		journal = append(journal, store.Inbound{ID: u.ID, Payload: raw})
+	}
+	if err := db.InboundAdd(t.Context(), telegram.Platform, "echo", journal, "telegram:echo:offset", itoa(id2+1)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := db.OutboxAdd(t.Context(), outboxEntry(t, 42, "You said: handled", fmt.Sprint(id1, ":0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.OutboxDone(t.Context(), first, "77"); err != nil {
+		t.Fatal(err)
+	}
+
+	startHub(t, echoApp(), db, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
+	tg.PushMessage(42, "ada", "new")
+	// Both journaled updates are handled again, but the first one's reply
+	// is not made twice.
+	assertTexts(t, tg.WaitSent(t, 42, 3), "[Welcome Anonymous!]", "You said: not yet", "You said: new")
+	// The journal keeps at most the update being handled.
+	eventually(t, "the replayed updates leave the journal", func() bool {
+		p, _ := db.InboundPending(t.Context(), telegram.Platform, "echo")
+		return len(p) <= 1 && (len(p) == 0 || p[0].ID > id2)
+	})
+	if n := len(tg.Requests("sendMessage")); n != 3 {
+		t.Fatalf("%d sendMessage calls, want 3", n)
+	}
+}
+
+func TestHeldChatKeepsItsOrderAndFailsFast(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	db := openStore(t)
+	startHub(t, echoApp(), db, telegram.Options{
+		Bots:   []telegram.BotConfig{bot("echo", tokenA, fake)},
+		Outbox: db,
+		Limits: telegram.Limits{Chat: 100, Burst: 10, MaxWait: time.Second},
+	})
+	tg.FailNext("sendMessage", http.StatusTooManyRequests, 2) // longer than MaxWait
+	tg.PushMessage(42, "ada", "one")
+	tg.PushMessage(42, "ada", "two")
+	// Once the hold ends, everything goes, in order, exactly once.
+	got := tg.WaitSent(t, 42, 3)
+	assertTexts(t, got, "[Welcome Anonymous!]", "You said: one", "You said: two")
+	if n := tg.FloodViolations(); n != 0 {
+		t.Fatalf("%d requests during retry_after", n)
+	}
+	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+}
