@@ -16,16 +16,56 @@ var (
 	ErrNoRoute         = errors.New("core: no route")
 )
 
+// Resolver is implemented by applications that only choose another
+// application for a scope: routers, and middleware that only adjusts the
+// scope or refuses it. The runtime resolves them before the instance starts
+// serving, so a consumer's loop runs directly under the instance goroutine —
+// a shallow stack that idles at Go's smallest size, which matters at tens of
+// thousands of open sockets.
+type Resolver interface {
+	Resolve(scope *Scope) (Application, *Scope, error)
+}
+
+// Resolve follows resolvers from app to the application that serves the
+// scope, and the scope as the routers on the way shaped it.
+func Resolve(app Application, scope *Scope) (Application, *Scope, error) {
+	for {
+		r, ok := app.(Resolver)
+		if !ok {
+			return app, scope, nil
+		}
+		next, s, err := r.Resolve(scope)
+		if err != nil {
+			return nil, scope, err
+		}
+		app, scope = next, s
+	}
+}
+
+// ServeResolved is the Serve method of a Resolver: resolve, then serve.
+func ServeResolved(ctx context.Context, r Resolver, scope *Scope, inbox Inbox, send SendFunc) error {
+	app, s, err := Resolve(r.(Application), scope)
+	if err != nil {
+		return err
+	}
+	return app.Serve(ctx, s, inbox, send)
+}
+
 // ProtocolTypeRouter picks an Application by the scope's protocol type.
 type ProtocolTypeRouter map[string]Application
 
 // Serve implements Application.
 func (r ProtocolTypeRouter) Serve(ctx context.Context, scope *Scope, inbox Inbox, send SendFunc) error {
+	return ServeResolved(ctx, r, scope, inbox, send)
+}
+
+// Resolve implements Resolver.
+func (r ProtocolTypeRouter) Resolve(scope *Scope) (Application, *Scope, error) {
 	app, ok := r[scope.Type]
 	if !ok {
-		return fmt.Errorf("%w %q (routed: %s)", ErrUnknownProtocol, scope.Type, strings.Join(slices.Sorted(maps.Keys(r)), ", "))
+		return nil, scope, fmt.Errorf("%w %q (routed: %s)", ErrUnknownProtocol, scope.Type, strings.Join(slices.Sorted(maps.Keys(r)), ", "))
 	}
-	return app.Serve(ctx, scope, inbox, send)
+	return app, scope, nil
 }
 
 // Route is one URLRouter entry: a path pattern and the Application it leads to.
@@ -133,6 +173,11 @@ type URLRouter []Route
 
 // Serve implements Application.
 func (u URLRouter) Serve(ctx context.Context, scope *Scope, inbox Inbox, send SendFunc) error {
+	return ServeResolved(ctx, u, scope, inbox, send)
+}
+
+// Resolve implements Resolver.
+func (u URLRouter) Resolve(scope *Scope) (Application, *Scope, error) {
 	path := scope.PathRemaining
 	if path == "" {
 		path = scope.Path
@@ -153,20 +198,31 @@ func (u URLRouter) Serve(ctx context.Context, scope *Scope, inbox Inbox, send Se
 				maps.Copy(s.Params, params)
 			}
 		}
-		return r.App.Serve(ctx, &s, inbox, send)
+		return r.App, &s, nil
 	}
-	return fmt.Errorf("%w for path %q", ErrNoRoute, scope.Path)
+	return nil, scope, fmt.Errorf("%w for path %q", ErrNoRoute, scope.Path)
 }
 
 // Named gives an application its own state namespace: scope.State is the
 // conversation's state as seen by the consumer called name. The config
 // wiring names every plugin this way.
 func Named(name string, app Application) Application {
-	return AppFunc(func(ctx context.Context, scope *Scope, inbox Inbox, send SendFunc) error {
-		s := *scope
-		if s.State != nil {
-			s.State = s.State.Namespace(name)
-		}
-		return app.Serve(ctx, &s, inbox, send)
-	})
+	return named{name, app}
+}
+
+type named struct {
+	name string
+	app  Application
+}
+
+func (n named) Serve(ctx context.Context, scope *Scope, inbox Inbox, send SendFunc) error {
+	return ServeResolved(ctx, n, scope, inbox, send)
+}
+
+func (n named) Resolve(scope *Scope) (Application, *Scope, error) {
+	s := *scope
+	if s.State != nil {
+		s.State = s.State.Namespace(n.name)
+	}
+	return n.app, &s, nil
 }

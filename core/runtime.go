@@ -92,6 +92,11 @@ type Instance struct {
 	err    error // set before done is closed
 	rt     *Runtime
 	mu     sync.Mutex // serialises DropOldest delivery
+
+	ctx       context.Context // the instance's, for layer delivery
+	watcher   layer.Watcher   // set when the layer can kick instead of being polled
+	stopWatch func()
+	kicks     atomic.Int32 // layer kicks not yet drained; a drainer runs while > 0
 }
 
 // Start runs a new instance of the application for scope. It gives the scope
@@ -116,15 +121,19 @@ func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Inst
 	if scope.State == nil {
 		scope.State = NewState(ictx, r.Store, "", scope.Key)
 	}
-	in := &Instance{scope: scope, inbox: make(chan Event, size), policy: r.Policy, cancel: cancel, done: make(chan struct{}), rt: r}
+	in := &Instance{scope: scope, inbox: make(chan Event, size), policy: r.Policy, cancel: cancel, done: make(chan struct{}), rt: r, ctx: ictx}
 	r.metrics().Opened.Add(1)
 	if t, ok := r.Store.(ScopeTracker); ok {
 		t.ScopeOpened(scope.Key, scope.Type)
 	}
-	go in.run(ictx, send)
-	if r.Layer != nil {
+	// Watch before run starts, so run's cleanup always sees the watch.
+	if w, ok := r.Layer.(layer.Watcher); ok {
+		in.watcher = w
+		in.stopWatch = w.Watch(scope.Channel, in.kick)
+	} else if r.Layer != nil {
 		go in.pump(ictx)
 	}
+	go in.run(ictx, send)
 	return in, nil
 }
 
@@ -161,7 +170,12 @@ func (in *Instance) run(ctx context.Context, send SendFunc) {
 		in.cancel(ErrScopeClosed)
 		close(in.done)
 	}()
-	err := r.App.Serve(ctx, s, Inbox(in.inbox), send)
+	// Routers are resolved first, so the consumer's loop runs right under
+	// this goroutine's frame: an idle instance then keeps the smallest stack.
+	app, rs, err := Resolve(r.App, s)
+	if err == nil {
+		err = app.Serve(ctx, rs, Inbox(in.inbox), send)
+	}
 	if cause := context.Cause(ctx); err != nil && errors.Is(err, context.Canceled) && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause // stopped for a reason (inbox full): report the reason
 	}
@@ -176,6 +190,9 @@ func (in *Instance) run(ctx context.Context, send SendFunc) {
 // uses a fresh context: the instance's own may already be cancelled.
 func (in *Instance) cleanup() {
 	r, s := in.rt, in.scope
+	if in.stopWatch != nil {
+		in.stopWatch()
+	}
 	if r.Layer != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		for _, g := range s.groups.drain() {
@@ -212,6 +229,36 @@ func (in *Instance) pump(ctx context.Context) {
 		}
 		backoff = 10 * time.Millisecond
 		if err := in.Deliver(ctx, msg); err != nil {
+			return
+		}
+	}
+}
+
+// kick is the layer's signal that the instance's channel has messages. It
+// starts a drainer unless one is running, so an idle instance has no
+// goroutine waiting on the layer.
+func (in *Instance) kick() {
+	if in.kicks.Add(1) == 1 {
+		go in.drain()
+	}
+}
+
+// drain moves the channel's messages into the inbox until the channel is
+// empty and no kick came in meanwhile; one drainer at a time keeps FIFO.
+func (in *Instance) drain() {
+	for {
+		n := in.kicks.Load()
+		for {
+			msg, ok := in.watcher.TryReceive(in.scope.Channel)
+			if !ok {
+				break
+			}
+			if err := in.Deliver(in.ctx, msg); err != nil {
+				in.kicks.Store(0) // the scope is over: what is left expires in the layer
+				return
+			}
+		}
+		if in.kicks.CompareAndSwap(n, 0) {
 			return
 		}
 	}

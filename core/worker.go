@@ -16,11 +16,16 @@ type ChannelNameRouter map[string]Application
 
 // Serve implements Application.
 func (r ChannelNameRouter) Serve(ctx context.Context, scope *Scope, inbox Inbox, send SendFunc) error {
+	return ServeResolved(ctx, r, scope, inbox, send)
+}
+
+// Resolve implements Resolver.
+func (r ChannelNameRouter) Resolve(scope *Scope) (Application, *Scope, error) {
 	app, ok := r[scope.Channel]
 	if !ok {
-		return fmt.Errorf("%w for channel %q (routed: %s)", ErrNoRoute, scope.Channel, strings.Join(slices.Sorted(maps.Keys(r)), ", "))
+		return nil, scope, fmt.Errorf("%w for channel %q (routed: %s)", ErrNoRoute, scope.Channel, strings.Join(slices.Sorted(maps.Keys(r)), ", "))
 	}
-	return app.Serve(ctx, scope, inbox, send)
+	return app, scope, nil
 }
 
 // RunWorker serves fixed channel names until ctx ends: one scope per channel

@@ -139,6 +139,19 @@ type Stats struct {
 	Expired   int64 // messages that expired before anyone received them
 }
 
+// Watcher is implemented by layers that can say when a channel of this
+// process has a message. The runtime uses it so that an idle instance costs
+// no goroutine parked in Receive: it drains the channel only when kicked.
+// Layers without it are read through Receive by one goroutine per instance.
+type Watcher interface {
+	// Watch calls kick whenever channel gets a message, until stop is
+	// called. kick must not block; it may be called with the layer's locks
+	// held, so it must not call back into the layer.
+	Watch(channel string, kick func()) (stop func())
+	// TryReceive returns the channel's next message without waiting.
+	TryReceive(channel string) (Message, bool)
+}
+
 // StatsReporter is implemented by layers that count what they do.
 type StatsReporter interface {
 	Stats() Stats

@@ -28,8 +28,12 @@ type Memory struct {
 type queue struct {
 	items   []entry
 	ready   chan struct{} // signalled (capacity 1) when items were added
-	waiters int
+	waiters int           // Receive calls and watchers keeping the queue
+	kick    func()        // the watcher's, if any
 }
+
+// unused reports whether the queue can be forgotten.
+func (q *queue) unused() bool { return len(q.items) == 0 && q.waiters == 0 }
 
 type entry struct {
 	msg     Message
@@ -71,11 +75,7 @@ func (m *Memory) Send(ctx context.Context, channel string, msg Message) error {
 
 // push appends msg to a channel's queue unless it is full. Callers hold mu.
 func (m *Memory) push(channel string, msg Message) bool {
-	q := m.channels[channel]
-	if q == nil {
-		q = &queue{ready: make(chan struct{}, 1)}
-		m.channels[channel] = q
-	}
+	q := m.queue(channel)
 	m.dropExpired(q)
 	if len(q.items) >= m.opts.CapacityFor(channel) {
 		return false
@@ -86,7 +86,62 @@ func (m *Memory) push(channel string, msg Message) bool {
 	case q.ready <- struct{}{}:
 	default:
 	}
+	if q.kick != nil {
+		q.kick()
+	}
 	return true
+}
+
+// queue returns a channel's queue, creating it. Callers hold mu.
+func (m *Memory) queue(channel string) *queue {
+	q := m.channels[channel]
+	if q == nil {
+		q = &queue{ready: make(chan struct{}, 1)}
+		m.channels[channel] = q
+	}
+	return q
+}
+
+// Watch implements Watcher.
+func (m *Memory) Watch(channel string, kick func()) (stop func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.queue(channel)
+	q.waiters++
+	q.kick = kick
+	if len(q.items) > 0 {
+		kick()
+	}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		q.waiters--
+		q.kick = nil
+		if q.unused() && m.channels[channel] == q {
+			delete(m.channels, channel)
+		}
+	}
+}
+
+// TryReceive implements Watcher.
+func (m *Memory) TryReceive(channel string) (Message, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.channels[channel]
+	if q == nil {
+		return nil, false
+	}
+	m.dropExpired(q)
+	if len(q.items) == 0 {
+		return nil, false
+	}
+	msg := q.items[0].msg
+	q.items[0] = entry{}
+	q.items = q.items[1:]
+	if q.unused() {
+		delete(m.channels, channel)
+	}
+	return msg, true
 }
 
 // Receive implements Layer.
@@ -95,15 +150,11 @@ func (m *Memory) Receive(ctx context.Context, channel string) (Message, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	q := m.channels[channel]
-	if q == nil {
-		q = &queue{ready: make(chan struct{}, 1)}
-		m.channels[channel] = q
-	}
+	q := m.queue(channel)
 	q.waiters++
 	defer func() {
 		q.waiters--
-		if len(q.items) == 0 && q.waiters == 0 && m.channels[channel] == q {
+		if q.unused() && m.channels[channel] == q {
 			delete(m.channels, channel) // nothing left to keep: free it
 		}
 		m.mu.Unlock()
@@ -258,7 +309,7 @@ func (m *Memory) maybeSweep() {
 	m.ops = 0
 	for name, q := range m.channels {
 		m.dropExpired(q)
-		if len(q.items) == 0 && q.waiters == 0 {
+		if q.unused() {
 			delete(m.channels, name)
 		}
 	}
