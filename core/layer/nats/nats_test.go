@@ -236,3 +236,34 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 	waitGoroutines(t, base)
 }
+
+// TestWatchRemote checks that a message from another process kicks the
+// watcher of its channel.
+func TestWatchRemote(t *testing.T) {
+	s := startServer(t)
+	opts := Options{URL: s.url()}
+	hub, peer := newTestLayer(t, opts), newTestLayer(t, opts)
+	defer hub.Close()
+	defer peer.Close()
+	ctx := context.Background()
+	ch, _ := hub.NewChannel(ctx, "specific")
+	kicks := make(chan struct{}, 1)
+	stop := hub.Watch(ch, func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
+	if err := peer.Send(ctx, ch, layer.Message{"type": "remote"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kicks:
+	case <-time.After(patience):
+		t.Fatal("never kicked")
+	}
+	if m, ok := hub.TryReceive(ch); !ok || m.Type() != "remote" {
+		t.Fatalf("TryReceive = %v, %v", m, ok)
+	}
+}

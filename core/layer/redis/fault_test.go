@@ -173,3 +173,34 @@ func TestNewPrefixWakes(t *testing.T) {
 		t.Fatalf("Receive on a new prefix within %v: %v, %v", drainTimeout*3/4, m, err)
 	}
 }
+
+// TestWatchRemote checks that a message from another process, drained from
+// Redis, kicks the watcher of its channel.
+func TestWatchRemote(t *testing.T) {
+	s := startServer(t)
+	opts := Options{Hosts: []string{s.url()}}
+	hub, peer := newTestLayer(t, opts), newTestLayer(t, opts)
+	defer hub.Close()
+	defer peer.Close()
+	ctx := context.Background()
+	ch, _ := hub.NewChannel(ctx, "specific")
+	kicks := make(chan struct{}, 1)
+	stop := hub.Watch(ch, func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
+	if err := peer.Send(ctx, ch, layer.Message{"type": "remote"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kicks:
+	case <-time.After(patience):
+		t.Fatal("never kicked")
+	}
+	if m, ok := hub.TryReceive(ch); !ok || m.Type() != "remote" {
+		t.Fatalf("TryReceive = %v, %v", m, ok)
+	}
+}
