@@ -188,17 +188,9 @@ func (u URLRouter) Resolve(scope *Scope) (Application, *Scope, error) {
 		if !ok {
 			continue
 		}
-		s := *scope
+		s := scope.WithParams(params)
 		s.PathRemaining = rest
-		if len(params) > 0 {
-			s.Params = maps.Clone(scope.Params)
-			if s.Params == nil {
-				s.Params = params
-			} else {
-				maps.Copy(s.Params, params)
-			}
-		}
-		return r.App, &s, nil
+		return r.App, s, nil
 	}
 	return nil, scope, fmt.Errorf("%w for path %q", ErrNoRoute, scope.Path)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 
@@ -60,6 +61,18 @@ type User struct {
 
 // Param returns a route parameter, or "".
 func (s *Scope) Param(name string) string { return s.Params[name] }
+
+// WithParams returns a copy of the scope with params added to its route
+// parameters; the original's map is left untouched. Routers use it.
+func (s *Scope) WithParams(params map[string]string) *Scope {
+	c := *s
+	if len(params) > 0 {
+		c.Params = make(map[string]string, len(s.Params)+len(params))
+		maps.Copy(c.Params, s.Params)
+		maps.Copy(c.Params, params)
+	}
+	return &c
+}
 
 // ErrNoLayer is returned by layer helpers when no channel layer is configured.
 var ErrNoLayer = errors.New("core: no channel layer configured")

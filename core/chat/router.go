@@ -24,12 +24,17 @@ type BotRouter map[string]core.Application
 
 // Serve implements core.Application.
 func (r BotRouter) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return core.ServeResolved(ctx, r, scope, inbox, send)
+}
+
+// Resolve implements core.Resolver.
+func (r BotRouter) Resolve(scope *core.Scope) (core.Application, *core.Scope, error) {
 	app, ok := r[scope.Bot]
 	if !ok {
 		app, ok = r[""]
 	}
 	if !ok {
-		return fmt.Errorf("%w %q (routed: %s)", ErrUnknownBot, scope.Bot, strings.Join(slices.Sorted(maps.Keys(r)), ", "))
+		return nil, scope, fmt.Errorf("%w %q (routed: %s)", ErrUnknownBot, scope.Bot, strings.Join(slices.Sorted(maps.Keys(r)), ", "))
 	}
-	return app.Serve(ctx, scope, inbox, send)
+	return app, scope, nil
 }

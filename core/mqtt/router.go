@@ -3,7 +3,6 @@ package mqtt
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 
 	"github.com/hubhq/hub/core"
@@ -130,23 +129,17 @@ type TopicRouter []TopicRoute
 
 // Serve implements core.Application.
 func (t TopicRouter) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return core.ServeResolved(ctx, t, scope, inbox, send)
+}
+
+// Resolve implements core.Resolver.
+func (t TopicRouter) Resolve(scope *core.Scope) (core.Application, *core.Scope, error) {
 	for _, r := range t {
-		params, ok := r.match(scope.Path)
-		if !ok {
-			continue
+		if params, ok := r.match(scope.Path); ok {
+			return r.App, scope.WithParams(params), nil
 		}
-		s := *scope
-		if len(params) > 0 {
-			s.Params = maps.Clone(scope.Params)
-			if s.Params == nil {
-				s.Params = params
-			} else {
-				maps.Copy(s.Params, params)
-			}
-		}
-		return r.App.Serve(ctx, &s, inbox, send)
 	}
-	return fmt.Errorf("%w for topic %q", core.ErrNoRoute, scope.Path)
+	return nil, scope, fmt.Errorf("%w for topic %q", core.ErrNoRoute, scope.Path)
 }
 
 // Filters returns the MQTT subscription filters that receive every topic the

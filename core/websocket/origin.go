@@ -24,15 +24,32 @@ import (
 // cross-site socket hijacking does not concern.
 func OriginValidator(allowed ...string) core.Middleware {
 	return func(next core.Application) core.Application {
-		return core.AppFunc(func(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
-			origin := scope.Headers.Get("Origin")
-			if origin == "" || originAllowed(origin, scope.Headers.Get("Host"), allowed) {
-				return next.Serve(ctx, scope, inbox, send)
-			}
-			return send(ctx, Close{Code: ClosePolicy, Reason: "origin not allowed"})
-		})
+		return originValidator{allowed, next}
 	}
 }
+
+type originValidator struct {
+	allowed []string
+	next    core.Application
+}
+
+func (v originValidator) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return core.ServeResolved(ctx, v, scope, inbox, send)
+}
+
+// Resolve implements core.Resolver: the next application, or one that
+// refuses the handshake.
+func (v originValidator) Resolve(scope *core.Scope) (core.Application, *core.Scope, error) {
+	origin := scope.Headers.Get("Origin")
+	if origin == "" || originAllowed(origin, scope.Headers.Get("Host"), v.allowed) {
+		return v.next, scope, nil
+	}
+	return refuseOrigin, scope, nil
+}
+
+var refuseOrigin = core.AppFunc(func(ctx context.Context, _ *core.Scope, _ core.Inbox, send core.SendFunc) error {
+	return send(ctx, Close{Code: ClosePolicy, Reason: "origin not allowed"})
+})
 
 func originAllowed(origin, host string, allowed []string) bool {
 	u, err := url.Parse(origin)
