@@ -62,6 +62,9 @@ const (
 	// own buffer, so a small one costs throughput little and saves memory on
 	// every idle socket. gorilla adopts it only above 256 bytes.
 	readBufferSize = 512
+	// parkAfter is how long a socket that has just sent a message keeps its
+	// reader waiting for the next before it is parked.
+	parkAfter = 10 * time.Millisecond
 	// closeWait bounds how long a socket waits for the client's answer to a
 	// close frame (capped by CloseTimeout).
 	closeWait = 2 * time.Second

@@ -360,8 +360,8 @@ func (c *conn) flush() {
 				// Wait a little for the client's answer, no longer: the
 				// deadline ends a reader waiting for it, the timer a parked socket.
 				wait := min(closeWait, c.a.opts.CloseTimeout)
+				c.mu.Lock() // with mu: awaitMore restores its deadline only before closeSent
 				_ = c.ws.SetReadDeadline(time.Now().Add(wait))
-				c.mu.Lock()
 				if c.state != stateClosed {
 					c.closer = time.AfterFunc(wait, c.drop)
 				}
@@ -457,10 +457,11 @@ func (c *conn) readLoop(woken bool) {
 // read delivers frames until the socket ends, returning the close code the
 // client gave (1006 if none), or until it is parked with nothing to read.
 func (c *conn) read(woken bool) (code int, reason string, parked bool) {
-	for mayPark := !woken; ; mayPark = true {
-		if mayPark && c.br != nil && c.br.Buffered() == 0 && c.park() {
+	for mayPark, hot := !woken, false; ; mayPark = true {
+		if mayPark && c.br != nil && c.br.Buffered() == 0 && !(hot && c.awaitMore()) && c.park() {
 			return 0, "", true
 		}
+		hot = false
 		pong, err := c.skipPong()
 		if err != nil {
 			code, reason = c.readEnded(err)
@@ -500,6 +501,7 @@ func (c *conn) read(woken bool) (code int, reason string, parked bool) {
 			c.startClose(ws.CloseTryAgainLater, "inbox full", false)
 		}
 		c.touch() // a slow application (Block policy) is not the client's silence
+		hot = true
 		// Any other error means the instance has ended (its end closes the
 		// socket) or the adapter is dropping every socket.
 	}
@@ -527,6 +529,33 @@ func (c *conn) park() bool {
 	c.parked = false
 	c.noPark = c.noPark || errors.Is(err, errors.ErrUnsupported)
 	return !mine // drop took the socket over meanwhile and started its own reader
+}
+
+// awaitMore waits a moment for the next message of a socket that has just
+// sent one, and reports whether something arrived (or the read failed:
+// the caller then meets the error). A busy socket so keeps its reader
+// rather than park and wake for every message, which costs a system call,
+// a poller round and a goroutine each time.
+func (c *conn) awaitMore() bool {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return false
+	}
+	deadline := time.Now().Add(parkAfter)
+	if limit := c.seen.Add(c.a.opts.PongTimeout); limit.Before(deadline) {
+		deadline = limit
+	}
+	_ = c.ws.SetReadDeadline(deadline)
+	c.mu.Unlock()
+	_, err := c.br.Peek(1) // bufio hands the timeout to this call alone; gorilla never sees it
+	c.mu.Lock()
+	if !c.closeSent { // once it is sent, the flusher has set the close's deadline
+		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
+	}
+	c.mu.Unlock()
+	var ne net.Error
+	return err == nil || !errors.As(err, &ne) || !ne.Timeout()
 }
 
 // wake starts a reader for a parked socket the client has sent something on.

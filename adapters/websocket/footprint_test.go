@@ -132,3 +132,39 @@ func rssBytes() int {
 func per(bytes, n int) float64 { return float64(bytes) / 1024 / float64(n) }
 
 var _ core.Application = echo(nil)
+
+// BenchmarkEcho measures round trips on one socket: each message wakes the
+// parked socket, and it parks again after the echo.
+func BenchmarkEcho(b *testing.B) {
+	h := newHub(b, echo(nil), Options{})
+	c := h.dial("/")
+	msg := []byte("hello, hub")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.WriteMessage(gorilla.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEchoParallel runs round trips on many sockets at once.
+func BenchmarkEchoParallel(b *testing.B) {
+	h := newHub(b, echo(nil), Options{})
+	msg := []byte("hello, hub")
+	b.RunParallel(func(pb *testing.PB) {
+		c := h.dial("/")
+		for pb.Next() {
+			if err := c.WriteMessage(gorilla.TextMessage, msg); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, _, err := c.ReadMessage(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
