@@ -99,7 +99,7 @@ func (o Options) withDefaults() Options {
 // http.Handler; mount it where sockets are expected, or Wrap a handler to
 // serve plain HTTP beside it.
 type Adapter struct {
-	rt       core.Runtime // the caller's runtime, application wrapped by watch
+	rt       core.Runtime // the caller's runtime, its application watched
 	opts     Options
 	log      *slog.Logger
 	upgrader gorilla.Upgrader
@@ -168,7 +168,7 @@ func New(rt *core.Runtime, opts Options) *Adapter {
 		conns:   make(map[*conn]struct{}),
 		closing: make(chan struct{}),
 	}
-	a.rt.App = watch(rt.App)
+	a.rt.App = watched{rt.App}
 	a.upgrader = gorilla.Upgrader{
 		HandshakeTimeout: opts.WriteTimeout,
 		// 0: gorilla reads through the adapter's own bufio.Reader (see hijacker).

@@ -60,7 +60,7 @@ type frame struct {
 	data []byte
 }
 
-// appEnded is the adapter's private event: watch sends it through the
+// appEnded is the adapter's private event: watched sends it through the
 // scope's own SendFunc when the application returns or panics, so the
 // connection learns of it without a goroutine per socket waiting on
 // Instance.Done.
@@ -73,19 +73,25 @@ func (appEnded) Type() string { return "websocket.app_ended" }
 
 var errPanicked = errors.New("websocket: application panicked")
 
-// watch wraps the runtime's application to report its end to the adapter.
-// It does not recover panics: the runtime does, and counts them.
-func watch(app core.Application) core.Application {
-	return core.AppFunc(func(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
-		end := appEnded{err: errPanicked}
-		defer func() {
-			end.cause = context.Cause(ctx)
-			_ = send(ctx, end)
-		}()
-		err := app.Serve(ctx, scope, inbox, send)
-		end.err = err
-		return err
-	})
+// watched wraps the runtime's application to report its end to the
+// adapter. It does not recover panics: the runtime does, and counts them.
+// It resolves routers itself, as the runtime would, so that the consumer's
+// loop still runs right under the instance frame, one frame deeper.
+type watched struct{ app core.Application }
+
+// Serve implements core.Application.
+func (w watched) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	end := appEnded{err: errPanicked}
+	defer func() {
+		end.cause = context.Cause(ctx)
+		_ = send(ctx, end)
+	}()
+	app, s, err := core.Resolve(w.app, scope)
+	if err == nil {
+		err = app.Serve(ctx, s, inbox, send)
+	}
+	end.err = err
+	return err
 }
 
 // ErrClosed is returned by a scope's SendFunc once its socket is closing or
