@@ -40,7 +40,7 @@ func chatCommand() *cobra.Command {
 				return err
 			}
 			if as == "" {
-				as = defaultUser()
+				as = chatUser()
 			}
 			db, err := store.Open(cfg.Store)
 			if err != nil {
@@ -93,7 +93,7 @@ func chatConsumer(cfg *config.Config, name string) (string, core.Application, er
 	return name, app, nil
 }
 
-func defaultUser() string {
+func chatUser() string {
 	if u := os.Getenv("USER"); u != "" {
 		return u
 	}
