@@ -225,6 +225,7 @@ func (b *botRunner) listen(ctx context.Context) {
 		select {
 		case b.events <- ev:
 		case <-ctx.Done():
+			b.log.Warn("gateway event dropped: the adapter stopped", "event", fmt.Sprintf("%T", ev))
 		}
 	}
 	b.s.AddHandler(func(_ *discordgo.Session, e *discordgo.MessageCreate) { queue(e) })
@@ -238,23 +239,38 @@ func (b *botRunner) listen(ctx context.Context) {
 	})
 	b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { b.log.Info("gateway session resumed") })
 	b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.log.Info("gateway disconnected") })
+	// Runs after the typed handlers: an event logged here is queued.
+	b.s.AddHandler(func(_ *discordgo.Session, e *discordgo.Event) {
+		b.log.Debug("gateway event", "type", e.Type, "seq", e.Sequence)
+	})
 }
 
 // consume hands a bot's events to their scopes, one at a time, so each
-// conversation gets them in order. When ctx ends it hands over what is
-// still queued, within stopGrace, and returns.
+// conversation gets them in order. When ctx ends (the gateway is closed by
+// then) it hands over what is still queued and returns; deliveries, the
+// one under way included, get stopGrace more to find room in an inbox.
 func (a *Adapter) consume(ctx context.Context, b *botRunner) {
+	deliver, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel() // also ends the grace goroutine below
+	unwatch := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(stopGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-deliver.Done():
+		}
+	})
+	defer unwatch()
 	for {
 		select {
 		case raw := <-b.events:
-			a.handle(ctx, b, raw)
+			a.handle(deliver, b, raw)
 		case <-ctx.Done():
-			drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
-			defer cancel()
 			for {
 				select {
 				case raw := <-b.events:
-					a.handle(drain, b, raw)
+					a.handle(deliver, b, raw)
 				default:
 					return
 				}

@@ -454,3 +454,46 @@ func TestOutageLogsNoTokenAndShutdownEndsReconnecting(t *testing.T) {
 	h.shutdown(t) // returns, though discordgo's reconnect loop cannot be cancelled
 	assertNoTokens(t, h.logs.String(), []discord.BotConfig{bot("echo", tokenA, fake)})
 }
+
+// TestShutdownHandsOverQueuedEvents stops the hub while a consumer is busy
+// and events wait behind it, in its inbox and in the adapter's queue:
+// Discord will not send them again, so each must still reach the consumer.
+func TestShutdownHandsOverQueuedEvents(t *testing.T) {
+	fake := discordtest.New(t)
+	fake.AddBot(tokenA, "echo_bot")
+	release := make(chan struct{})
+	app, events := recorder(func(ev core.Event) []core.Event {
+		if m, ok := ev.(*chat.Message); ok && m.Text == "1" {
+			<-release
+		}
+		return nil
+	})
+	h := startHub(t, app, nil, discord.Options{Bots: []discord.BotConfig{bot("hub", tokenA, fake)}, Runtime: &core.Runtime{InboxSize: 1}})
+	for i := 1; i <= 5; i++ {
+		fake.PushMessage("c1", "g1", "ada", fmt.Sprint(i))
+	}
+	if m := next(t, events).ev.(*chat.Message); m.Text != "1" {
+		t.Fatalf("first event %q", m.Text)
+	}
+	// 2 fills the inbox, 3 waits for room, 4 and 5 wait in the queue:
+	// Once the adapter has read every dispatch (what discordgo has not read
+	// when it closes the connection is lost: Discord does not replay it in
+	// a new session).
+	eventually(t, "the adapter read every dispatch", func() bool { return strings.Contains(h.logs.String(), "seq=6") })
+	go h.stop()
+	eventually(t, "the gateway closed", func() bool { return strings.Contains(h.logs.String(), "gateway disconnected") })
+	close(release)
+	for i := 2; i <= 5; i++ {
+		if ev := next(t, events).ev; !isText(ev, fmt.Sprint(i)) {
+			t.Fatalf("event %d after shutdown began: %T %+v", i, ev, ev)
+		}
+	}
+	if d, ok := next(t, events).ev.(chat.Disconnect); !ok || d.Reason != "shutdown" {
+		t.Fatalf("last event %+v, want a shutdown disconnect", d)
+	}
+}
+
+func isText(ev core.Event, text string) bool {
+	m, ok := ev.(*chat.Message)
+	return ok && m.Text == text
+}
