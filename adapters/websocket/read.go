@@ -1,0 +1,276 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	gorilla "github.com/gorilla/websocket"
+
+	"github.com/hubhq/hub/core"
+	ws "github.com/hubhq/hub/core/websocket"
+)
+
+// touch records that the client is alive and extends the read deadline.
+// Once closing, the deadline is the close's and stays.
+func (c *conn) touch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked()
+}
+
+func (c *conn) touchLocked() {
+	if c.state == stateOpen {
+		c.seen = time.Now()
+		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
+	}
+}
+
+// readLoop is the connection's goroutine from the upgrade on: it reads
+// frames into the instance's inbox until the socket ends, then tears it down.
+//
+// woken is true for a reader started because the socket has something to
+// read: it reads before it may park again.
+func (c *conn) readLoop(woken bool) {
+	if code, reason, parked := c.read(woken); !parked {
+		c.teardown(code, reason)
+	}
+}
+
+// read delivers frames until the socket ends, returning the close code the
+// client gave (1006 if none), or until it is parked with nothing to read.
+func (c *conn) read(woken bool) (code int, reason string, parked bool) {
+	for mayPark, hot := !woken, false; ; mayPark = true {
+		if mayPark && c.br != nil && c.br.Buffered() == 0 && !(hot && c.awaitMore()) && c.park() {
+			return 0, "", true
+		}
+		hot = false
+		pong, err := c.skipPong()
+		if err != nil {
+			code, reason = c.readEnded(err)
+			return code, reason, false
+		}
+		if pong {
+			continue
+		}
+		kind, r, err := c.ws.NextReader()
+		if err != nil {
+			code, reason = c.readEnded(err)
+			return code, reason, false
+		}
+		c.touch()
+		data, err := io.ReadAll(r)
+		if err != nil {
+			code, reason = c.readEnded(err)
+			return code, reason, false
+		}
+		var ev ws.Receive
+		if kind == gorilla.TextMessage {
+			if !utf8.Valid(data) {
+				c.startClose(ws.CloseInvalidData, "invalid UTF-8", false)
+				continue
+			}
+			ev.Text = string(data)
+		} else {
+			ev.Bytes = data
+			if ev.Bytes == nil {
+				ev.Bytes = []byte{}
+			}
+		}
+		if !c.is(stateOpen) {
+			continue // the socket is closing: only the client's close frame matters now
+		}
+		if err := c.inst.Deliver(c.a.ctx, ev); errors.Is(err, core.ErrInboxFull) {
+			c.startClose(ws.CloseTryAgainLater, "inbox full", false)
+		}
+		c.touch() // a slow application (Block policy) is not the client's silence
+		hot = true
+		// Any other error means the instance has ended (its end closes the
+		// socket) or the adapter is dropping every socket.
+	}
+}
+
+// park hands an idle socket to the adapter's poller and reports whether this
+// reader goroutine must now end. A closing socket is not parked: its reader
+// waits for the client's close frame with a deadline.
+func (c *conn) park() bool {
+	p := c.a.poller() // before parked is set: drop reads a.poll once it sees parked
+	c.mu.Lock()
+	if c.state != stateOpen || c.noPark || p == nil {
+		c.mu.Unlock()
+		return false
+	}
+	c.parked = true // before registering: the wake-up may come at once
+	c.mu.Unlock()
+	err := p.park(c)
+	if err == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mine := c.parked
+	c.parked = false
+	c.noPark = c.noPark || errors.Is(err, errors.ErrUnsupported)
+	return !mine // drop took the socket over meanwhile and started its own reader
+}
+
+// awaitMore waits a moment for the next message of a socket that has just
+// sent one, and reports whether something arrived (or the read failed:
+// the caller then meets the error). A busy socket so keeps its reader
+// rather than park and wake for every message, which costs a system call,
+// a poller round and a goroutine each time.
+func (c *conn) awaitMore() bool {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return false
+	}
+	deadline := time.Now().Add(parkAfter)
+	if limit := c.seen.Add(c.a.opts.PongTimeout); limit.Before(deadline) {
+		deadline = limit
+	}
+	_ = c.ws.SetReadDeadline(deadline)
+	c.mu.Unlock()
+	_, err := c.br.Peek(1) // bufio hands the timeout to this call alone; gorilla never sees it
+	c.mu.Lock()
+	if !c.closeSent { // once it is sent, the flusher has set the close's deadline
+		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
+	}
+	c.mu.Unlock()
+	var ne net.Error
+	return err == nil || !errors.As(err, &ne) || !ne.Timeout()
+}
+
+// wake starts a reader for a parked socket the client has sent something on.
+func (c *conn) wake() {
+	c.mu.Lock()
+	parked := c.parked
+	c.parked = false
+	c.touchLocked() // the client sent something; the reader may start late
+	c.mu.Unlock()
+	if parked {
+		go c.readLoop(true)
+	}
+}
+
+// skipPong waits until the next frame starts to arrive, in bufio rather
+// than deep inside gorilla, so an idle socket's reader has a small stack,
+// and consumes it if it is a pong. Pongs only prove the client alive;
+// gorilla would handle one and then wait deep in its own frames for the
+// next data frame, where the socket can be neither parked nor shrunk.
+func (c *conn) skipPong() (bool, error) {
+	if c.br == nil {
+		return false, nil
+	}
+	p, err := c.br.Peek(2)
+	if err != nil {
+		return false, err
+	}
+	const pong, final, masked = 0x0a, 0x80, 0x80
+	n := int(p[1] &^ masked)
+	if p[0] != final|pong || p[1]&masked == 0 || n > 125 {
+		return false, nil // anything else, even a malformed pong, is gorilla's to read
+	}
+	n += 2 + 4 // header and mask
+	if _, err := c.br.Peek(n); err != nil {
+		return false, err
+	}
+	_, _ = c.br.Discard(n)
+	c.touch()
+	return true, nil
+}
+
+// readEnded maps a read error to a close code. Over the size limit, gorilla
+// has sent the 1009 close frame itself and the stream is unreadable.
+func (c *conn) readEnded(err error) (code int, reason string) {
+	var ce *gorilla.CloseError
+	switch {
+	case errors.As(err, &ce):
+		return ce.Code, ce.Text
+	case errors.Is(err, gorilla.ErrReadLimit):
+		c.mu.Lock()
+		if c.state == stateOpen {
+			c.state, c.code, c.reason = stateClosing, ws.CloseTooBig, "message too big"
+		}
+		c.closeSent = true
+		c.lingering = true
+		c.queue = nil
+		c.mu.Unlock()
+		return ws.CloseTooBig, "message too big"
+	case isProtocolError(err):
+		return closeProtocolError, ""
+	}
+	return ws.CloseAbnormal, ""
+}
+
+// closeProtocolError is the code gorilla sends when a client breaks the
+// framing rules (core/websocket has no name for it).
+const closeProtocolError = 1002
+
+// isProtocolError recognises the errors gorilla returns after answering a
+// framing violation with 1002: they are its own plain errors, not the
+// network's. gorilla exports no sentinel for them.
+func isProtocolError(err error) bool {
+	var ne net.Error
+	return !errors.As(err, &ne) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+		!errors.Is(err, net.ErrClosed) && strings.HasPrefix(err.Error(), "websocket: ")
+}
+
+// closeNet closes the network connection. After a close frame the client
+// may still be sending (the rest of an oversized message): closing with
+// unread data makes the kernel reset the connection, and the client could
+// lose the close frame, so then a short-lived goroutine reads and discards
+// for a moment first.
+func (c *conn) closeNet(linger bool) {
+	nc := c.ws.NetConn()
+	if !linger {
+		_ = nc.Close()
+		return
+	}
+	c.a.wg.Add(1) // the connection's own count is still held
+	go func() {
+		defer c.a.wg.Done()
+		_ = nc.SetReadDeadline(time.Now().Add(min(closeWait, c.a.opts.CloseTimeout)))
+		_, _ = io.Copy(io.Discard, nc) // until the client closes, or the deadline
+		_ = nc.Close()
+	}()
+}
+
+// teardown ends a connection whose reader has stopped: it closes the
+// socket, gives the application its Disconnect with the decided code (or
+// the client's) and stops the instance.
+func (c *conn) teardown(code int, reason string) {
+	c.mu.Lock()
+	if c.code != 0 {
+		code, reason = c.code, c.reason
+	}
+	c.state = stateClosed
+	c.queue = nil
+	c.pinger.Stop()
+	if c.closer != nil {
+		c.closer.Stop()
+	}
+	linger := c.lingering
+	c.mu.Unlock()
+	c.closeNet(linger) // a running flusher fails and exits
+	c.a.log.Debug("websocket: closed", "scope", c.scope.Key, "code", code, "reason", reason)
+	c.stop(ws.Disconnect{Code: code, Reason: reason})
+	c.a.done(c)
+}
+
+// stop delivers the scope's last event and stops its instance, all within
+// CloseTimeout.
+func (c *conn) stop(d ws.Disconnect) {
+	deadline := time.Now().Add(c.a.opts.CloseTimeout)
+	ctx, cancel := context.WithDeadline(c.a.ctx, deadline)
+	err := c.inst.Deliver(ctx, d)
+	cancel()
+	if err != nil && !errors.Is(err, core.ErrScopeClosed) {
+		c.a.log.Debug("websocket: disconnect not delivered", "scope", c.scope.Key, "code", d.Code, "err", err)
+	}
+	c.inst.Stop(time.Until(deadline))
+}
