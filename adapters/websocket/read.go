@@ -15,23 +15,9 @@ import (
 	ws "github.com/hubhq/hub/core/websocket"
 )
 
-// touch records that the client is alive and extends the read deadline.
-// Once closing, the deadline is the close's and stays.
-func (c *conn) touch() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.touchLocked()
-}
-
-func (c *conn) touchLocked() {
-	if c.state == stateOpen {
-		c.seen = time.Now()
-		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
-	}
-}
-
-// readLoop is the connection's goroutine from the upgrade on: it reads
-// frames into the instance's inbox until the socket ends, then tears it down.
+// readLoop is a reader: started after the upgrade, and again whenever a
+// parked socket has something to read. It reads frames into the instance's
+// inbox until it parks the socket or the socket ends; then it tears it down.
 //
 // woken is true for a reader started because the socket has something to
 // read: it reads before it may park again.
@@ -41,81 +27,84 @@ func (c *conn) readLoop(woken bool) {
 	}
 }
 
-// read delivers frames until the socket ends, returning the close code the
-// client gave (1006 if none), or until it is parked with nothing to read.
+// read delivers messages until the socket ends, returning the close code
+// the client gave (1006 if none), or until it is parked with nothing to read.
 func (c *conn) read(woken bool) (code int, reason string, parked bool) {
 	for mayPark, hot := !woken, false; ; mayPark = true {
 		if mayPark && c.br != nil && c.br.Buffered() == 0 && !(hot && c.awaitMore()) && c.park() {
 			return 0, "", true
 		}
 		hot = false
-		pong, err := c.skipPong()
+		ev, ok, err := c.next()
 		if err != nil {
 			code, reason = c.readEnded(err)
 			return code, reason, false
 		}
-		if pong {
-			continue
-		}
-		kind, r, err := c.ws.NextReader()
-		if err != nil {
-			code, reason = c.readEnded(err)
-			return code, reason, false
-		}
-		c.touch()
-		data, err := io.ReadAll(r)
-		if err != nil {
-			code, reason = c.readEnded(err)
-			return code, reason, false
-		}
-		var ev ws.Receive
-		if kind == gorilla.TextMessage {
-			if !utf8.Valid(data) {
-				c.startClose(ws.CloseInvalidData, "invalid UTF-8", false)
-				continue
-			}
-			ev.Text = string(data)
-		} else {
-			ev.Bytes = data
-			if ev.Bytes == nil {
-				ev.Bytes = []byte{}
-			}
-		}
-		if !c.is(stateOpen) {
-			continue // the socket is closing: only the client's close frame matters now
+		if !ok || !c.is(stateOpen) {
+			continue // a pong; or the socket is closing, and only the client's close frame matters now
 		}
 		if err := c.inst.Deliver(c.a.ctx, ev); errors.Is(err, core.ErrInboxFull) {
 			c.startClose(ws.CloseTryAgainLater, "inbox full", false)
 		}
-		c.touch() // a slow application (Block policy) is not the client's silence
-		hot = true
 		// Any other error means the instance has ended (its end closes the
 		// socket) or the adapter is dropping every socket.
+		c.touch() // a slow application (Block policy) is not the client's silence
+		hot = true
 	}
 }
 
-// park hands an idle socket to the adapter's poller and reports whether this
-// reader goroutine must now end. A closing socket is not parked: its reader
-// waits for the client's close frame with a deadline.
-func (c *conn) park() bool {
-	p := c.a.poller() // before parked is set: drop reads a.poll once it sees parked
-	c.mu.Lock()
-	if c.state != stateOpen || c.noPark || p == nil {
-		c.mu.Unlock()
-		return false
+// next reads the next message. It has none (ok false) for a pong, or for
+// text that is not UTF-8, which starts a close with 1007.
+func (c *conn) next() (ev ws.Receive, ok bool, err error) {
+	if pong, err := c.skipPong(); pong || err != nil {
+		return ev, false, err
 	}
-	c.parked = true // before registering: the wake-up may come at once
-	c.mu.Unlock()
-	err := p.park(c)
-	if err == nil {
-		return true
+	kind, r, err := c.ws.NextReader()
+	if err != nil {
+		return ev, false, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	mine := c.parked
-	c.parked = false
-	c.noPark = c.noPark || errors.Is(err, errors.ErrUnsupported)
-	return !mine // drop took the socket over meanwhile and started its own reader
+	c.touch()
+	data, err := io.ReadAll(r)
+	switch {
+	case err != nil:
+		return ev, false, err
+	case kind == gorilla.BinaryMessage:
+		if data == nil {
+			data = []byte{} // Bytes is never nil for a binary frame
+		}
+		return ws.Receive{Bytes: data}, true, nil
+	case !utf8.Valid(data):
+		c.startClose(ws.CloseInvalidData, "invalid UTF-8", false)
+		return ev, false, nil
+	}
+	return ws.Receive{Text: string(data)}, true, nil
+}
+
+// skipPong waits until the next frame starts to arrive, in bufio rather
+// than deep inside gorilla, so an idle socket's reader has a small stack,
+// and consumes it if it is a pong. Pongs only prove the client alive;
+// gorilla would handle one and then wait deep in its own frames for the
+// next data frame, where the socket can be neither parked nor shrunk.
+func (c *conn) skipPong() (bool, error) {
+	if c.br == nil {
+		return false, nil
+	}
+	p, err := c.br.Peek(2)
+	if err != nil {
+		return false, err
+	}
+	const pong, final, masked = 0x0a, 0x80, 0x80
+	n := int(p[1] &^ masked)
+	if p[0] != final|pong || p[1]&masked == 0 || n > 125 {
+		return false, nil // anything else, even a malformed pong, is gorilla's to read
+	}
+	n += 2 + 4 // header and mask
+	if _, err := c.br.Peek(n); err != nil {
+		return false, err
+	}
+	_, _ = c.br.Discard(n)
+	c.touch()
+	return true, nil
 }
 
 // awaitMore waits a moment for the next message of a socket that has just
@@ -145,6 +134,30 @@ func (c *conn) awaitMore() bool {
 	return err == nil || !errors.As(err, &ne) || !ne.Timeout()
 }
 
+// park hands an idle socket to the adapter's poller and reports whether this
+// reader goroutine must now end. A closing socket is not parked: its reader
+// waits for the client's close frame with a deadline.
+func (c *conn) park() bool {
+	p := c.a.poller() // before parked is set: drop reads a.poll once it sees parked
+	c.mu.Lock()
+	if c.state != stateOpen || c.noPark || p == nil {
+		c.mu.Unlock()
+		return false
+	}
+	c.parked = true // before registering: the wake-up may come at once
+	c.mu.Unlock()
+	err := p.park(c)
+	if err == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mine := c.parked
+	c.parked = false
+	c.noPark = c.noPark || errors.Is(err, errors.ErrUnsupported)
+	return !mine // drop took the socket over meanwhile and started its own reader
+}
+
 // wake starts a reader for a parked socket the client has sent something on.
 func (c *conn) wake() {
 	c.mu.Lock()
@@ -157,31 +170,19 @@ func (c *conn) wake() {
 	}
 }
 
-// skipPong waits until the next frame starts to arrive, in bufio rather
-// than deep inside gorilla, so an idle socket's reader has a small stack,
-// and consumes it if it is a pong. Pongs only prove the client alive;
-// gorilla would handle one and then wait deep in its own frames for the
-// next data frame, where the socket can be neither parked nor shrunk.
-func (c *conn) skipPong() (bool, error) {
-	if c.br == nil {
-		return false, nil
+// touch records that the client is alive and extends the read deadline.
+// Once closing, the deadline is the close's and stays.
+func (c *conn) touch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.touchLocked()
+}
+
+func (c *conn) touchLocked() {
+	if c.state == stateOpen {
+		c.seen = time.Now()
+		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
 	}
-	p, err := c.br.Peek(2)
-	if err != nil {
-		return false, err
-	}
-	const pong, final, masked = 0x0a, 0x80, 0x80
-	n := int(p[1] &^ masked)
-	if p[0] != final|pong || p[1]&masked == 0 || n > 125 {
-		return false, nil // anything else, even a malformed pong, is gorilla's to read
-	}
-	n += 2 + 4 // header and mask
-	if _, err := c.br.Peek(n); err != nil {
-		return false, err
-	}
-	_, _ = c.br.Discard(n)
-	c.touch()
-	return true, nil
 }
 
 // readEnded maps a read error to a close code. Over the size limit, gorilla
@@ -220,26 +221,6 @@ func isProtocolError(err error) bool {
 		!errors.Is(err, net.ErrClosed) && strings.HasPrefix(err.Error(), "websocket: ")
 }
 
-// closeNet closes the network connection. After a close frame the client
-// may still be sending (the rest of an oversized message): closing with
-// unread data makes the kernel reset the connection, and the client could
-// lose the close frame, so then a short-lived goroutine reads and discards
-// for a moment first.
-func (c *conn) closeNet(linger bool) {
-	nc := c.ws.NetConn()
-	if !linger {
-		_ = nc.Close()
-		return
-	}
-	c.a.wg.Add(1) // the connection's own count is still held
-	go func() {
-		defer c.a.wg.Done()
-		_ = nc.SetReadDeadline(time.Now().Add(min(closeWait, c.a.opts.CloseTimeout)))
-		_, _ = io.Copy(io.Discard, nc) // until the client closes, or the deadline
-		_ = nc.Close()
-	}()
-}
-
 // teardown ends a connection whose reader has stopped: it closes the
 // socket, gives the application its Disconnect with the decided code (or
 // the client's) and stops the instance.
@@ -260,6 +241,26 @@ func (c *conn) teardown(code int, reason string) {
 	c.a.log.Debug("websocket: closed", "scope", c.scope.Key, "code", code, "reason", reason)
 	c.stop(ws.Disconnect{Code: code, Reason: reason})
 	c.a.done(c)
+}
+
+// closeNet closes the network connection. After a close frame the client
+// may still be sending (the rest of an oversized message): closing with
+// unread data makes the kernel reset the connection, and the client could
+// lose the close frame, so then a short-lived goroutine reads and discards
+// for a moment first.
+func (c *conn) closeNet(linger bool) {
+	nc := c.ws.NetConn()
+	if !linger {
+		_ = nc.Close()
+		return
+	}
+	c.a.wg.Add(1) // the connection's own count is still held
+	go func() {
+		defer c.a.wg.Done()
+		_ = nc.SetReadDeadline(time.Now().Add(min(closeWait, c.a.opts.CloseTimeout)))
+		_, _ = io.Copy(io.Discard, nc) // until the client closes, or the deadline
+		_ = nc.Close()
+	}()
 }
 
 // stop delivers the scope's last event and stops its instance, all within
