@@ -57,3 +57,16 @@ func TestRedirect(t *testing.T) {
 		t.Fatalf("requests went to\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestParseIntents(t *testing.T) {
+	got, err := ParseIntents([]string{"guild_messages", "Direct_Messages", " message_content ", "guild_message_reactions", "direct_message_reactions"})
+	if err != nil || got != DefaultIntents {
+		t.Fatalf("ParseIntents = %b, %v; want the defaults %b", got, err, DefaultIntents)
+	}
+	if got, err := ParseIntents(nil); got != 0 || err != nil {
+		t.Fatalf("no names: %b, %v", got, err)
+	}
+	if _, err := ParseIntents([]string{"guild_mesages"}); err == nil || !strings.Contains(err.Error(), "guild_messages") {
+		t.Fatalf("a typo: %v", err)
+	}
+}
