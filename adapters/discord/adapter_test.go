@@ -41,6 +41,9 @@ func TestEchoInAGuildChannelAndADM(t *testing.T) {
 	if got[1].ReplyTo != name.ID {
 		t.Fatalf("reply to %q, want %q", got[1].ReplyTo, name.ID)
 	}
+	fake.AddThread("t1", "c1", "g1")
+	fake.PushMessage("t1", "g1", "ada", "in a thread")
+	assertTexts(t, fake.WaitSent(t, "t1", 2), "[Welcome Anonymous!]", "You said: in a thread") // its own conversation
 	if n := len(fake.Sent("c1")); n != 2 {
 		t.Fatalf("%d messages in c1, want 2: the bot must not answer itself", n)
 	}
