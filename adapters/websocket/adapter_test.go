@@ -671,3 +671,26 @@ func TestShutdownDuringHandshake(t *testing.T) {
 		t.Errorf("app saw %#v, want Disconnect{1001}", got)
 	}
 }
+
+// TestTLS: a socket over TLS cannot be parked (tls.Conn buffers on its
+// own); its reader stays and it works all the same.
+func TestTLS(t *testing.T) {
+	disc := make(chan ws.Disconnect, 1)
+	rt := &core.Runtime{App: echo(disc), Logger: quiet}
+	a := New(rt, Options{Logger: quiet})
+	srv := httptest.NewTLSServer(a)
+	t.Cleanup(func() { _ = a.Shutdown(t.Context()); srv.Close() })
+	d := gorilla.Dialer{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	c, resp, err := d.Dial("wss"+strings.TrimPrefix(srv.URL, "https")+"/", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%s)", err, status(resp))
+	}
+	defer c.Close()
+	for i := range 3 {
+		roundTrip(t, c, fmt.Sprint("over TLS ", i))
+	}
+	_ = c.WriteMessage(gorilla.CloseMessage, gorilla.FormatCloseMessage(ws.CloseNormal, ""))
+	if got := recv(t, disc, "disconnect"); got.Code != ws.CloseNormal {
+		t.Errorf("app saw %+v, want Disconnect{1000}", got)
+	}
+}

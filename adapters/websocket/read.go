@@ -114,7 +114,7 @@ func (c *conn) skipPong() (bool, error) {
 // a poller round and a goroutine each time.
 func (c *conn) awaitMore() bool {
 	c.mu.Lock()
-	if c.state != stateOpen {
+	if c.state != stateOpen || c.noPark {
 		c.mu.Unlock()
 		return false
 	}
