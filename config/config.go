@@ -30,8 +30,10 @@ type Config struct {
 	Routes         Routes    `yaml:"routes"`
 	// Bots are the chat platform accounts the hub runs (reserved).
 	Bots []Bot `yaml:"bots"`
-	// MQTT are the brokers the hub connects to (reserved).
+	// MQTT are the brokers the hub connects to.
 	MQTT []Broker `yaml:"mqtt"`
+	// MQTTBroker is the MQTT broker the hub runs itself (off by default).
+	MQTTBroker EmbeddedBroker `yaml:"mqtt_broker"`
 
 	file  string         // as the user named it, for error messages
 	lines map[string]int // key path → line, for error messages
@@ -102,8 +104,8 @@ type ChatRoute struct {
 	Options  map[string]any `yaml:"options"`
 }
 
-// MQTTRoute sends messages on Topic (with + and # wildcards) of one broker
-// to Consumer (reserved).
+// MQTTRoute sends messages on Topic (with + and # wildcards, or {name}
+// captures) of one broker to Consumer.
 type MQTTRoute struct {
 	Broker   string         `yaml:"broker"`
 	Topic    string         `yaml:"topic"`
@@ -117,16 +119,6 @@ type Bot struct {
 	Platform string         `yaml:"platform"` // telegram or discord
 	Token    Secret         `yaml:"token"`
 	APIURL   string         `yaml:"api_url"` // another API server, such as a test fake
-	Options  map[string]any `yaml:"options"`
-}
-
-// Broker is one MQTT broker connection (reserved for the MQTT adapter).
-type Broker struct {
-	Name     string         `yaml:"name"`
-	URL      string         `yaml:"url"` // tcp://, ssl://, ws://, wss://, mqtt:// or mqtts://
-	ClientID string         `yaml:"client_id"`
-	Username string         `yaml:"username"`
-	Password Secret         `yaml:"password"`
 	Options  map[string]any `yaml:"options"`
 }
 
@@ -160,8 +152,12 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Store != "" && !filepath.IsAbs(c.Store) {
-		c.Store = filepath.Join(filepath.Dir(path), c.Store)
+	// Files the config names mean the same from any working directory.
+	dir := filepath.Dir(path)
+	for _, p := range c.paths() {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	return c, nil
 }
@@ -182,6 +178,17 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, err
 	}
 	return c, nil
+}
+
+// paths are the config's file names, which Load makes relative to the
+// config file.
+func (c *Config) paths() []*string {
+	ps := []*string{&c.Store, &c.MQTTBroker.DataDir}
+	for i := range c.MQTT {
+		b := &c.MQTT[i]
+		ps = append(ps, &b.CAFile, &b.CertFile, &b.KeyFile, &b.StoreDir)
+	}
+	return ps
 }
 
 // File is the name of the file the config was read from (DefaultFile for

@@ -158,6 +158,10 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 
 func (d *decoder) byKind(n *yaml.Node, path string, v reflect.Value) {
 	switch v.Kind() {
+	case reflect.Pointer: // an optional value: nil when the file leaves it out
+		p := reflect.New(v.Type().Elem())
+		d.value(n, path, p.Elem())
+		v.Set(p)
 	case reflect.Struct:
 		d.mapping(n, path, v)
 	case reflect.Slice:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
+	hubmqtt "github.com/hubhq/hub/core/mqtt"
 )
 
 // Reserved HTTP paths the server serves itself.
@@ -167,10 +168,14 @@ func (v *validator) chatRoutes(platform string, routes []ChatRoute) {
 func (v *validator) mqttRoutes() {
 	for i, rt := range v.c.Routes.MQTT {
 		p := fmt.Sprintf("routes.mqtt[%d]", i)
-		if v.required(p, "broker", rt.Broker) && !slices.ContainsFunc(v.c.MQTT, func(b Broker) bool { return b.Name == rt.Broker }) {
-			v.errorf(p+".broker", "no broker named %q in mqtt", rt.Broker)
+		if names := v.c.brokerNames(); v.required(p, "broker", rt.Broker) && !slices.Contains(names, rt.Broker) {
+			v.errorf(p+".broker", "no broker named %q in mqtt or mqtt_broker (known: %s)", rt.Broker, strings.Join(names, ", "))
 		}
-		v.required(p, "topic", rt.Topic)
+		if v.required(p, "topic", rt.Topic) {
+			if _, err := hubmqtt.ParseTopic(rt.Topic, nil); err != nil {
+				v.errorf(p+".topic", "%s", strings.TrimPrefix(err.Error(), "mqtt: "))
+			}
+		}
 		v.consumer(p, rt.Consumer)
 	}
 }
@@ -225,22 +230,6 @@ func (v *validator) bots() {
 		v.required(p, "token", b.Token.Value())
 		if b.APIURL != "" && !validURL(b.APIURL) {
 			v.errorf(p+".api_url", "want a URL such as https://api.telegram.org, got %q", RedactURL(b.APIURL))
-		}
-	}
-}
-
-func (v *validator) brokers() {
-	names := map[string]int{}
-	for i, b := range v.c.MQTT {
-		p := fmt.Sprintf("mqtt[%d]", i)
-		v.name(p, b.Name, names, i, "mqtt")
-		if !v.required(p, "url", b.URL) {
-			continue
-		}
-		u, err := url.Parse(b.URL)
-		if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "ws", "wss", "mqtt", "mqtts"}, u.Scheme) {
-			// The URL may hold a password: name the problem, not the value.
-			v.errorf(p+".url", "want a broker URL such as tcp://127.0.0.1:1883 (schemes tcp, ssl, tls, ws, wss, mqtt, mqtts)")
 		}
 	}
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -38,7 +37,7 @@ func startWorker(t *testing.T, path string, channels ...string) *hub {
 // hub (or a Django project) would send to the workers.
 func testLayer(t *testing.T, url string) layer.Layer {
 	t.Helper()
-	l, err := redis.New(t.Context(), redis.Options{Hosts: []string{url}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l, err := redis.New(t.Context(), redis.Options{Hosts: []string{url}, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

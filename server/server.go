@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubhq/hub/adapters/mqtt/broker"
 	"github.com/hubhq/hub/adapters/websocket"
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
@@ -27,18 +28,21 @@ const readHeaderTimeout = 10 * time.Second
 
 // Server is one hub: everything a config describes, ready to Run.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	db      *store.DB
-	layer   layer.Layer // nil when the config says layer: none
-	metrics *core.Metrics
-	ws      *websocket.Adapter
-	http    *http.Server
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *store.DB
+	layer    layer.Layer       // nil when the config says layer: none
+	runtimes []protocolRuntime // one per protocol, in the order /metrics lists them
+	ws       *websocket.Adapter
+	broker   *broker.Broker // the embedded MQTT broker, if on
+	adapters []adapter      // protocol adapters Run starts beside the HTTP server
+	http     *http.Server
 
 	metricsHandler http.Handler
 
-	mu sync.Mutex
-	ln net.Listener
+	mu        sync.Mutex
+	ln        net.Listener
+	brokerRan bool // Run took over the embedded broker
 
 	closeOnce sync.Once
 	closeErr  error
@@ -51,10 +55,14 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, metrics: new(core.Metrics)}
+	s := &Server{cfg: cfg, log: logger}
 	// Build everything that can fail on config first, so that a typo does
 	// not create a database file or connect to a broker.
 	app, err := websocketApp(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mqttRoutes, err := mqttApp(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -69,17 +77,12 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.closeLayer()
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
-	rt := &core.Runtime{
-		App:       app,
-		Layer:     s.layer,
-		Store:     s.db,
-		InboxSize: cfg.Inbox.Size,
-		Policy:    cfg.Inbox.Policy,
-		Logger:    logger.With("protocol", "websocket"),
-		Metrics:   s.metrics,
+	if err := s.startMQTT(mqttRoutes); err != nil {
+		s.Close()
+		return nil, err
 	}
 	w := cfg.WebSocket
-	s.ws = websocket.New(rt, websocket.Options{
+	s.ws = websocket.New(s.runtime("websocket", app), websocket.Options{
 		MaxMessageSize:   int64(w.MaxMessageSize),
 		PingInterval:     w.PingInterval,
 		PongTimeout:      w.PongTimeout,
@@ -96,6 +99,33 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// adapter is a protocol adapter that runs until its context ends.
+type adapter struct {
+	name string
+	run  func(context.Context) error
+}
+
+// runtime makes the core.Runtime of one protocol, with the settings every
+// protocol shares and metrics of its own.
+func (s *Server) runtime(protocol string, app core.Application) *core.Runtime {
+	rt := &core.Runtime{
+		App:       app,
+		Layer:     s.layer,
+		Store:     s.db,
+		InboxSize: s.cfg.Inbox.Size,
+		Policy:    s.cfg.Inbox.Policy,
+		Logger:    s.log.With("protocol", protocol),
+		Metrics:   new(core.Metrics),
+	}
+	s.runtimes = append(s.runtimes, protocolRuntime{protocol, rt})
+	return rt
+}
+
+type protocolRuntime struct {
+	protocol string
+	rt       *core.Runtime
 }
 
 // Listen opens the listening socket, so that Addr is known before Run
@@ -141,22 +171,99 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", s.cfg.Layer.String())
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
+	bg := s.startBackground()
+	var failure error
+	serving := true
 	select {
 	case err := <-served:
-		s.Close()
-		return fmt.Errorf("server: serve: %w", err)
+		failure, serving = fmt.Errorf("server: serve: %w", err), false
+	case err := <-bg.failed:
+		failure = err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "websockets", s.ws.Conns())
-	err := s.shutdown()
-	<-served // Serve returns ErrServerClosed once Shutdown has begun
-	if err == nil {
+	if failure != nil {
+		s.log.Error("shutting down after a failure", "err", failure)
+	} else {
+		s.log.Info("shutting down", "websockets", s.ws.Conns())
+	}
+	err := s.shutdown(bg)
+	if serving {
+		<-served // Serve returns ErrServerClosed once Shutdown has begun
+	}
+	if err == nil && failure == nil {
 		s.log.Info("stopped")
+	}
+	return errors.Join(failure, err)
+}
+
+// background are the goroutines Run starts beside the HTTP server: the
+// protocol adapters and the embedded broker, stopped in that order.
+type background struct {
+	stopAdapters, stopBroker context.CancelFunc
+	adapters, brokerDone     chan error
+	failed                   chan error // an adapter or the broker ended before its time
+	n                        int        // adapters running
+}
+
+func (s *Server) startBackground() *background {
+	bg := &background{failed: make(chan error, len(s.adapters)+1), brokerDone: make(chan error, 1), adapters: make(chan error, len(s.adapters))}
+	// Adapters and the broker outlive Run's context until shutdown stops
+	// them, so that no consumer loses its layer or store under it.
+	var bctx, actx context.Context
+	bctx, bg.stopBroker = context.WithCancel(context.Background())
+	actx, bg.stopAdapters = context.WithCancel(context.Background())
+	if s.broker != nil {
+		s.brokerRan = true
+		go func() {
+			err := s.broker.Run(bctx)
+			if bctx.Err() == nil {
+				bg.failed <- fmt.Errorf("server: embedded MQTT broker stopped: %v", err)
+			}
+			bg.brokerDone <- err
+		}()
+	} else {
+		bg.brokerDone <- nil
+	}
+	for _, a := range s.adapters {
+		bg.n++
+		go func() {
+			err := a.run(actx)
+			if err != nil {
+				err = fmt.Errorf("server: %s adapter: %w", a.name, err)
+			}
+			if actx.Err() == nil {
+				bg.failed <- fmt.Errorf("server: %s adapter stopped: %w", a.name, orStopped(err))
+			}
+			bg.adapters <- err
+		}()
+	}
+	return bg
+}
+
+func orStopped(err error) error {
+	if err == nil {
+		return errors.New("returned early")
 	}
 	return err
 }
 
-func (s *Server) shutdown() error {
+// stop ends the adapters, then the broker they may be connected to.
+func (bg *background) stop() error {
+	var errs []error
+	bg.stopAdapters()
+	for range bg.n {
+		if err := <-bg.adapters; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	bg.stopBroker()
+	if err := <-bg.brokerDone; err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, fmt.Errorf("server: embedded MQTT broker: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) shutdown(bg *background) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var errs []error
@@ -168,7 +275,7 @@ func (s *Server) shutdown() error {
 	if err := s.ws.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: websocket shutdown: %w", err))
 	}
-	errs = append(errs, s.Close())
+	errs = append(errs, bg.stop(), s.Close())
 	return errors.Join(errs...)
 }
 
@@ -183,6 +290,13 @@ func (s *Server) Close() error {
 		}
 		s.mu.Unlock()
 		var errs []error
+		if s.broker != nil && !s.brokerRan {
+			// A broker that never ran still holds its port: running it
+			// with an ended context closes it.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			s.broker.Run(ctx)
+		}
 		if err := s.closeLayer(); err != nil {
 			errs = append(errs, err)
 		}

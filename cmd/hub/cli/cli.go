@@ -82,7 +82,7 @@ func Command() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(runCommand(), workerCommand(), routesCommand(), versionCommand())
+	root.AddCommand(runCommand(), workerCommand(), chatCommand(), tokenCommand(), routesCommand(), versionCommand())
 	return root
 }
 

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/hubhq/hub/adapters/mqtt"
+	"github.com/hubhq/hub/adapters/mqtt/broker"
+	"github.com/hubhq/hub/config"
+	"github.com/hubhq/hub/core"
+	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/plugins"
+)
+
+// brokerRouter sends an MQTT scope to the TopicRouter of the broker it came
+// through. The adapter names the broker only in the scope key
+// ("mqtt:<broker>:<topic>"; broker names have no ':'), so that is where it
+// is read.
+type brokerRouter map[string]hubmqtt.TopicRouter
+
+// Serve implements core.Application.
+func (r brokerRouter) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	rest, _ := strings.CutPrefix(scope.Key, "mqtt:")
+	name, _, _ := strings.Cut(rest, ":")
+	router, ok := r[name]
+	if !ok {
+		return fmt.Errorf("%w for MQTT broker %q", core.ErrNoRoute, name)
+	}
+	return router.Serve(ctx, scope, inbox, send)
+}
+
+// mqttApp builds one TopicRouter per broker from routes.mqtt.
+func mqttApp(cfg *config.Config) (brokerRouter, error) {
+	routers := brokerRouter{}
+	for i, r := range cfg.Routes.MQTT {
+		at := fmt.Sprintf("routes.mqtt[%d]", i)
+		app, err := plugins.New(r.Consumer, plugins.Options(r.Options))
+		if err != nil {
+			return nil, cfg.Errorf(at+".consumer", "%v", err)
+		}
+		route, err := hubmqtt.ParseTopic(r.Topic, core.Named(r.Consumer, app))
+		if err != nil {
+			return nil, cfg.Errorf(at+".topic", "%v", err)
+		}
+		routers[r.Broker] = append(routers[r.Broker], route)
+	}
+	return routers, nil
+}
+
+// startMQTT makes the embedded broker (binding its port) and the adapter,
+// if the config has any broker.
+func (s *Server) startMQTT(app brokerRouter) error {
+	cfg := s.cfg
+	var brokers []mqtt.BrokerConfig
+	for _, b := range cfg.MQTT {
+		brokers = append(brokers, brokerConfig(b, app[b.Name]))
+	}
+	if e := cfg.MQTTBroker; e.On() {
+		users := map[string]string{}
+		for u, pw := range e.Users {
+			users[u] = pw.Value()
+		}
+		// With users the broker refuses anonymous clients, the hub's own
+		// connection included: it gets a user of its own, for this run only.
+		var self, pw string
+		if len(users) > 0 {
+			self, pw = "hub-"+randomHex(4), randomHex(16)
+			users[self] = pw
+		}
+		b, err := broker.New(broker.Options{Addr: e.Listen, Users: users, DataDir: cfg.BrokerDataDir(), Logger: s.log.With("component", "mqtt_broker")})
+		if err != nil {
+			return fmt.Errorf("server: embedded MQTT broker: %w", err)
+		}
+		s.broker = b
+		name := e.ConnName()
+		brokers = append(brokers, mqtt.BrokerConfig{
+			Name: name, URL: b.URL(), ClientID: "hub-" + name, Username: self, Password: pw,
+			Subscriptions: mqtt.SubscriptionsFor(app[name].Filters(), config.DefaultQoS),
+		})
+	}
+	if len(brokers) == 0 {
+		return nil
+	}
+	a, err := mqtt.New(mqtt.Options{Brokers: brokers, Runtime: s.runtime("mqtt", app), Logger: s.log.With("adapter", "mqtt")})
+	if err != nil {
+		return fmt.Errorf("server: mqtt: %w", err)
+	}
+	s.adapters = append(s.adapters, adapter{"mqtt", a.Run})
+	return nil
+}
+
+func brokerConfig(b config.Broker, router hubmqtt.TopicRouter) mqtt.BrokerConfig {
+	c := mqtt.BrokerConfig{
+		Name:          b.Name,
+		URL:           b.URL,
+		ClientID:      b.ID(),
+		Username:      b.Username,
+		Password:      b.Password.Value(),
+		CAFile:        b.CAFile,
+		CertFile:      b.CertFile,
+		KeyFile:       b.KeyFile,
+		CleanSession:  b.CleanSession,
+		StoreDir:      b.StoreDir,
+		KeepAlive:     b.KeepAlive,
+		Subscriptions: mqtt.SubscriptionsFor(router.Filters(), b.SubscribeQoS()),
+	}
+	if w := b.Will; w.Topic != "" {
+		c.Will = &mqtt.Will{Topic: w.Topic, Payload: []byte(w.Payload), QoS: byte(w.QoS), Retain: w.Retain}
+	}
+	return c
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
