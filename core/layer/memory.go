@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubhq/hub/core/layer/internal/localq"
 )
 
 // Memory is the in-process channel layer, the embedded default. It keeps
@@ -18,41 +20,27 @@ type Memory struct {
 	now  func() time.Time
 
 	mu       sync.Mutex
-	channels map[string]*queue
+	channels *localq.Queues[Message]
 	groups   map[string]map[string]time.Time // group → channel → joined at
-	ops      int                             // operations since the last sweep
 
 	sent, full, groupDrop, expired atomic.Int64
 }
 
-type queue struct {
-	items   []entry
-	ready   chan struct{} // signalled (capacity 1) when items were added
-	waiters int           // Receive calls and watchers keeping the queue
-	kick    func()        // the watcher's, if any
-}
-
-// unused reports whether the queue can be forgotten.
-func (q *queue) unused() bool { return len(q.items) == 0 && q.waiters == 0 }
-
-type entry struct {
-	msg     Message
-	expires time.Time
-}
-
-// sweepEvery is how many operations pass between sweeps of expired messages
-// and memberships, so abandoned channels cannot grow memory without bound.
-const sweepEvery = 1024
-
 // NewMemory returns an in-memory layer with the given options (zero fields
 // take Channels' defaults).
 func NewMemory(opts Options) *Memory {
-	return &Memory{
-		opts:     opts.WithDefaults(),
-		now:      time.Now,
-		channels: make(map[string]*queue),
-		groups:   make(map[string]map[string]time.Time),
+	m := &Memory{
+		opts:   opts.WithDefaults(),
+		now:    time.Now,
+		groups: make(map[string]map[string]time.Time),
 	}
+	m.channels = localq.New[Message](&m.mu, localq.Config{
+		Capacity: m.opts.CapacityFor,
+		Expiry:   m.opts.Expiry,
+		Now:      func() time.Time { return m.now() }, // tests replace m.now
+		Expired:  &m.expired,
+	})
+	return m
 }
 
 // Send implements Layer.
@@ -75,73 +63,21 @@ func (m *Memory) Send(ctx context.Context, channel string, msg Message) error {
 
 // push appends msg to a channel's queue unless it is full. Callers hold mu.
 func (m *Memory) push(channel string, msg Message) bool {
-	q := m.queue(channel)
-	m.dropExpired(q)
-	if len(q.items) >= m.opts.CapacityFor(channel) {
+	if !m.channels.Push(channel, msg, m.now()) {
 		return false
 	}
-	q.items = append(q.items, entry{msg: msg, expires: m.now().Add(m.opts.Expiry)})
 	m.sent.Add(1)
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
-	if q.kick != nil {
-		q.kick()
-	}
 	return true
-}
-
-// queue returns a channel's queue, creating it. Callers hold mu.
-func (m *Memory) queue(channel string) *queue {
-	q := m.channels[channel]
-	if q == nil {
-		q = &queue{ready: make(chan struct{}, 1)}
-		m.channels[channel] = q
-	}
-	return q
 }
 
 // Watch implements Watcher.
 func (m *Memory) Watch(channel string, kick func()) (stop func()) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	q := m.queue(channel)
-	q.waiters++
-	q.kick = kick
-	if len(q.items) > 0 {
-		kick()
-	}
-	return func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		q.waiters--
-		q.kick = nil
-		if q.unused() && m.channels[channel] == q {
-			delete(m.channels, channel)
-		}
-	}
+	return m.channels.Watch(channel, kick)
 }
 
 // TryReceive implements Watcher.
 func (m *Memory) TryReceive(channel string) (Message, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	q := m.channels[channel]
-	if q == nil {
-		return nil, false
-	}
-	m.dropExpired(q)
-	if len(q.items) == 0 {
-		return nil, false
-	}
-	msg := q.items[0].msg
-	q.items[0] = entry{}
-	q.items = q.items[1:]
-	if q.unused() {
-		delete(m.channels, channel)
-	}
-	return msg, true
+	return m.channels.TryReceive(channel)
 }
 
 // Receive implements Layer.
@@ -149,53 +85,7 @@ func (m *Memory) Receive(ctx context.Context, channel string) (Message, error) {
 	if err := ValidChannelName(channel); err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	q := m.queue(channel)
-	q.waiters++
-	defer func() {
-		q.waiters--
-		if q.unused() && m.channels[channel] == q {
-			delete(m.channels, channel) // nothing left to keep: free it
-		}
-		m.mu.Unlock()
-	}()
-	for {
-		m.dropExpired(q)
-		if len(q.items) > 0 {
-			msg := q.items[0].msg
-			q.items[0] = entry{}
-			q.items = q.items[1:]
-			if len(q.items) > 0 {
-				select { // let another receiver of this channel go on
-				case q.ready <- struct{}{}:
-				default:
-				}
-			}
-			return msg, nil
-		}
-		m.mu.Unlock()
-		select {
-		case <-q.ready:
-			m.mu.Lock()
-		case <-ctx.Done():
-			m.mu.Lock()
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// dropExpired removes expired messages from the head of q. Callers hold mu.
-func (m *Memory) dropExpired(q *queue) {
-	now := m.now()
-	n := 0
-	for n < len(q.items) && !now.Before(q.items[n].expires) {
-		n++
-	}
-	if n > 0 {
-		clear(q.items[:n])
-		q.items = q.items[n:]
-		m.expired.Add(int64(n))
-	}
+	return m.channels.Receive(ctx, channel)
 }
 
 // NewChannel implements Layer. The name is prefix + "." + a random
@@ -276,10 +166,7 @@ func (m *Memory) GroupSend(ctx context.Context, group string, msg Message) error
 func (m *Memory) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, q := range m.channels {
-		clear(q.items)
-		q.items = nil
-	}
+	m.channels.Clear()
 	clear(m.groups)
 	return nil
 }
@@ -297,21 +184,15 @@ func (m *Memory) Stats() Stats {
 func (m *Memory) Size() (channels, groups int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.channels), len(m.groups)
+	return m.channels.Len(), len(m.groups)
 }
 
 // maybeSweep drops expired messages, empty unwatched channels and expired
-// memberships every sweepEvery operations. Callers hold mu.
+// memberships every so many operations (see localq), so abandoned channels
+// and groups cannot grow memory without bound. Callers hold mu.
 func (m *Memory) maybeSweep() {
-	if m.ops++; m.ops < sweepEvery {
+	if !m.channels.MaybeSweep() {
 		return
-	}
-	m.ops = 0
-	for name, q := range m.channels {
-		m.dropExpired(q)
-		if q.unused() {
-			delete(m.channels, name)
-		}
 	}
 	cutoff := m.now().Add(-m.opts.GroupExpiry)
 	for group, members := range m.groups {

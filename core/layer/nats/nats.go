@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/internal/localq"
 )
 
 // Options configure a NATS layer.
@@ -66,10 +67,9 @@ type Layer struct {
 	closeOnce sync.Once
 
 	mu     sync.Mutex
-	queues map[string]*queue             // channel → messages this process holds
+	queues *localq.Queues[layer.Message] // channel → messages this process holds
 	fixed  map[string]*nats.Subscription // fixed-name channels received here
 	groups map[string]*groupState        // groups with members owned here
-	ops    int                           // local operations since the last sweep
 
 	sent, full, groupDrop, expired atomic.Int64
 }
@@ -100,10 +100,16 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		timeout: o.SendTimeout,
 		log:     o.Logger.With("layer", "nats"),
 		closed:  make(chan struct{}),
-		queues:  make(map[string]*queue),
 		fixed:   make(map[string]*nats.Subscription),
 		groups:  make(map[string]*groupState),
 	}
+	l.queues = localq.New[layer.Message](&l.mu, localq.Config{
+		Capacity:  l.opts.CapacityFor,
+		Expiry:    l.opts.Expiry,
+		Expired:   &l.expired,
+		Closed:    l.closed,
+		ErrClosed: ErrClosed,
+	})
 	nc, err := nats.Connect(o.URL, l.connOptions(o.NATS)...)
 	if err != nil {
 		return nil, fmt.Errorf("nats: connect %s: %w", o.URL, err)
@@ -251,7 +257,7 @@ func (l *Layer) Receive(ctx context.Context, channel string) (layer.Message, err
 		}
 		return nil, fmt.Errorf("nats: receive %s: %w", channel, l.connErr(err))
 	}
-	return l.receiveLocal(ctx, channel)
+	return l.queues.Receive(ctx, channel)
 }
 
 // subscribeFixed joins a fixed-name channel's queue group once, and waits
@@ -363,10 +369,7 @@ func (l *Layer) Flush(ctx context.Context) error {
 func (l *Layer) flushLocal() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, q := range l.queues {
-		clear(q.items)
-		q.items = nil
-	}
+	l.queues.Clear()
 	for name, g := range l.groups {
 		g.sub.Unsubscribe()
 		delete(l.groups, name)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -13,36 +12,12 @@ import (
 	"github.com/hubhq/hub/core/layer"
 )
 
-// queue buffers the messages of one process-local channel until a Receive
-// takes them.
-type queue struct {
-	items   []entry
-	ready   chan struct{} // signalled (capacity 1) when items were added
-	waiters int           // Receive calls and watchers keeping the queue
-	kick    func()        // the watcher's, if any
-}
-
-// unused reports whether the queue can be forgotten.
-func (q *queue) unused() bool { return len(q.items) == 0 && q.waiters == 0 }
-
-type entry struct {
-	msg     layer.Message
-	expires time.Time
-}
-
-// sweepEvery is how many local operations pass between sweeps of expired
-// messages and abandoned queues, so dead channels cannot grow memory.
-const sweepEvery = 1024
-
-// queueFor returns a channel's queue, creating it. Callers hold mu.
-func (l *Layer) queueFor(channel string) *queue {
-	q := l.local[channel]
-	if q == nil {
-		q = &queue{ready: make(chan struct{}, 1)}
-		l.local[channel] = q
-	}
-	return q
-}
+// The process-local channels' messages wait in l.local (package localq,
+// shared with the other layers) until a Receive takes them. A Send from this
+// process to a full one fails with ErrChannelFull, as in Memory; but a
+// message drained from Redis was already accepted there, so no sender can be
+// told: a full local channel refuses the new arrival and dispatch counts
+// GroupDrop (see Stats).
 
 // deliver puts msg, sent at sent, on a local channel unless it is full.
 func (l *Layer) deliver(channel string, msg layer.Message, sent time.Time) bool {
@@ -54,92 +29,8 @@ func (l *Layer) deliver(channel string, msg layer.Message, sent time.Time) bool 
 // push is deliver with mu held. It counts nothing: Stats.Sent counts at
 // the sender, so a message drained from Redis is not counted twice.
 func (l *Layer) push(channel string, msg layer.Message, sent time.Time) bool {
-	l.maybeSweep()
-	q := l.queueFor(channel)
-	l.dropExpired(q)
-	if len(q.items) >= l.opts.CapacityFor(channel) {
-		return false
-	}
-	q.items = append(q.items, entry{msg: msg, expires: sent.Add(l.opts.Expiry)})
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
-	if q.kick != nil {
-		q.kick()
-	}
-	return true
-}
-
-// receiveLocal waits for the next message on a local channel.
-func (l *Layer) receiveLocal(ctx context.Context, channel string) (layer.Message, error) {
-	l.mu.Lock()
-	q := l.queueFor(channel)
-	q.waiters++
-	defer func() {
-		q.waiters--
-		if q.unused() && l.local[channel] == q {
-			delete(l.local, channel)
-		}
-		l.mu.Unlock()
-	}()
-	for {
-		l.dropExpired(q)
-		if len(q.items) > 0 {
-			msg := q.items[0].msg
-			q.items[0] = entry{}
-			q.items = q.items[1:]
-			if len(q.items) > 0 {
-				select { // let another receiver of this channel go on
-				case q.ready <- struct{}{}:
-				default:
-				}
-			}
-			return msg, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		l.mu.Unlock()
-		select {
-		case <-q.ready:
-			l.mu.Lock()
-		case <-ctx.Done():
-			l.mu.Lock()
-		case <-l.ctx.Done():
-			l.mu.Lock()
-			return nil, ErrClosed
-		}
-	}
-}
-
-// dropExpired removes expired messages from the head of q. Callers hold mu.
-func (l *Layer) dropExpired(q *queue) {
-	now := time.Now()
-	n := 0
-	for n < len(q.items) && !now.Before(q.items[n].expires) {
-		n++
-	}
-	if n > 0 {
-		clear(q.items[:n])
-		q.items = q.items[n:]
-		l.expired.Add(int64(n))
-	}
-}
-
-// maybeSweep drops expired messages and empty unwatched queues every
-// sweepEvery operations. Callers hold mu.
-func (l *Layer) maybeSweep() {
-	if l.ops++; l.ops < sweepEvery {
-		return
-	}
-	l.ops = 0
-	for name, q := range l.local {
-		l.dropExpired(q)
-		if q.unused() {
-			delete(l.local, name)
-		}
-	}
+	l.local.MaybeSweep()
+	return l.local.Push(channel, msg, sent)
 }
 
 // listenKeys are the sets this process drains on each host, and its wake
@@ -287,46 +178,11 @@ func (l *Layer) Watch(channel string, kick func()) (stop func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	l.listenTo(ctx, nonLocalName(channel))
 	cancel()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	q := l.queueFor(channel)
-	q.waiters++
-	q.kick = kick
-	if len(q.items) > 0 {
-		kick()
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			q.waiters--
-			q.kick = nil
-			if q.unused() && l.local[channel] == q {
-				delete(l.local, channel)
-			}
-		})
-	}
+	return l.local.Watch(channel, kick)
 }
 
 // TryReceive returns a channel's next message without waiting; with Watch
 // it replaces Receive.
 func (l *Layer) TryReceive(channel string) (layer.Message, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	q := l.local[channel]
-	if q == nil {
-		return nil, false
-	}
-	l.dropExpired(q)
-	if len(q.items) == 0 {
-		return nil, false
-	}
-	msg := q.items[0].msg
-	q.items[0] = entry{}
-	q.items = q.items[1:]
-	if q.unused() {
-		delete(l.local, channel)
-	}
-	return msg, true
+	return l.local.TryReceive(channel)
 }

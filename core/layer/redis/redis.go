@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/internal/localq"
 )
 
 // Options configure a Redis layer. The zero value talks to
@@ -55,9 +56,8 @@ type Layer struct {
 	closeOnce sync.Once
 
 	mu     sync.Mutex
-	local  map[string]*queue // process-local channel → its buffered messages
-	listen map[string]bool   // non-local names drained by this process
-	ops    int               // local operations since the last sweep
+	local  *localq.Queues[layer.Message] // process-local channel → its buffered messages
+	listen map[string]bool               // non-local names drained by this process
 
 	sent, full, groupDrop, expired atomic.Int64
 }
@@ -88,11 +88,17 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		conns:  &conns{open: make(map[*trackedConn]struct{})},
 		client: randomHex(16),
 		log:    o.Logger.With("layer", "redis"),
-		local:  make(map[string]*queue),
 		listen: make(map[string]bool),
 	}
 	l.codec = codec{fernet: newMultiFernet(o.SymmetricEncryptionKeys), ttl: l.opts.Expiry + 10*time.Second}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.local = localq.New[layer.Message](&l.mu, localq.Config{
+		Capacity:  l.opts.CapacityFor,
+		Expiry:    l.opts.Expiry,
+		Expired:   &l.expired,
+		Closed:    l.ctx.Done(),
+		ErrClosed: ErrClosed,
+	})
 	for _, h := range o.Hosts {
 		c, err := l.connect(ctx, h)
 		if err != nil {
@@ -229,7 +235,7 @@ func (l *Layer) Receive(ctx context.Context, channel string) (layer.Message, err
 		return nil, fmt.Errorf("redis: receive %s: process-local channel of another process", channel)
 	}
 	l.listenTo(ctx, nonLocalName(channel))
-	return l.receiveLocal(ctx, channel)
+	return l.local.Receive(ctx, channel)
 }
 
 // receiveFixed pops the oldest live message of a fixed-name channel.
@@ -348,10 +354,7 @@ func (l *Layer) Flush(ctx context.Context) error {
 		}
 	}
 	l.mu.Lock()
-	for _, q := range l.local {
-		clear(q.items)
-		q.items = nil
-	}
+	l.local.Clear()
 	l.mu.Unlock()
 	return nil
 }
