@@ -30,7 +30,7 @@ func p2Main(args []string) error {
 	fs := flag.NewFlagSet("p2", flag.ExitOnError)
 	members := fs.Int("members", 1000, "WebSocket members in the room (the sender is one more)")
 	layersFlag := fs.String("layers", "memory,redis,nats", "setups, in order: memory, redis, nats, redis-split, nats-split (-split: the sender on a second hub process)")
-	passes := fs.Int("passes", 2, "passes over the setups; every second one in reverse order")
+	passes := fs.Int("passes", 3, "passes over the setups; every second one in reverse order")
 	window := fs.Int("window", 8, "throughput phase: messages in flight (sent, not yet received by every member)")
 	warmup := fs.Duration("warmup", time.Second, "warm-up at the throughput window, not counted")
 	dur := fs.Duration("duration", 3*time.Second, "sending time of the throughput phase")
@@ -119,7 +119,7 @@ func p2Main(args []string) error {
 	if !slices.Contains(setups, "memory") {
 		return nil
 	}
-	fmt.Println("\nagainst memory in the same pass, pass by pass and their mean (deliveries/s: higher is better; latency and CPU: lower is better):")
+	fmt.Println("\nagainst memory in the same pass, pass by pass and their median (in bold) (deliveries/s: higher is better; latency and CPU: lower is better):")
 	fmt.Println()
 	fmt.Println("| setup | deliveries/s | p99 | rounds: p50 | rounds: p99 | hub CPU/delivery |")
 	fmt.Println("|---|---|---|---|---|---|")
@@ -129,13 +129,14 @@ func p2Main(args []string) error {
 		}
 		col := func(f func(r, m p2Result) float64) string {
 			var b strings.Builder
-			sum := 0.0
+			var vs []float64
 			for _, res := range results {
 				v := f(res[s], res["memory"])
-				sum += v
+				vs = append(vs, v)
 				fmt.Fprintf(&b, "%.2f ", v)
 			}
-			fmt.Fprintf(&b, "**%.2f×**", sum/float64(len(results)))
+			slices.Sort(vs)
+			fmt.Fprintf(&b, "**%.2f×**", median(vs))
 			return b.String()
 		}
 		fmt.Printf("| %s/memory | %s | %s | %s | %s | %s |\n", s,
@@ -480,4 +481,13 @@ func profilePath(dir, name string) string {
 	}
 	_ = os.MkdirAll(dir, 0o755)
 	return filepath.Join(dir, name)
+}
+
+// median of sorted values (the mean of the middle two for an even count).
+func median(vs []float64) float64 {
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
 }
