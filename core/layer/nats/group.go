@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -164,7 +165,7 @@ func (l *Layer) handleGroup(group string, m *nats.Msg) {
 		}
 		mm := msg
 		if i > 0 { // each receiver owns its map
-			mm = cloneMessage(msg)
+			mm = maps.Clone(msg)
 		}
 		if l.push(ch, mm) {
 			l.sent.Add(1)
@@ -182,14 +183,6 @@ func (l *Layer) handleGroup(group string, m *nats.Msg) {
 			l.groupDrop.Add(1)
 		}
 	}
-}
-
-func cloneMessage(m layer.Message) layer.Message {
-	c := make(layer.Message, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func checkNames(group, channel string) error {

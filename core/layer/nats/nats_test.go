@@ -166,7 +166,7 @@ func TestRestart(t *testing.T) {
 		got <- m
 	}()
 
-	s.stop()
+	s.Stop()
 	eventually(t, "the peer notices the outage", func() bool { return !peer.nc.IsConnected() })
 	for name, call := range map[string]func(context.Context) error{
 		"Send":      func(ctx context.Context) error { return peer.Send(ctx, ch, layer.Message{"type": "lost"}) },
@@ -179,7 +179,7 @@ func TestRestart(t *testing.T) {
 		}
 	}
 
-	s.start()
+	s.Start()
 	eventually(t, "Send recovers", func() bool {
 		return peer.Send(ctx, ch, layer.Message{"type": "after"}) == nil
 	})

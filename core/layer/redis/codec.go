@@ -5,13 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
-
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/internal/wire"
 )
 
 // prefixLen is channels_redis' random_prefix_length: random bytes before
@@ -24,7 +21,9 @@ const prefixLen = 12
 const asgiChannel = "__asgi_channel__"
 
 // codec turns messages into sorted-set members and back, the way
-// channels_redis' MsgPackSerializer does.
+// channels_redis' MsgPackSerializer does: the msgpack body is package wire's,
+// shared with the NATS layer; the random prefix, "__asgi_channel__" and
+// Fernet around it are channels_redis' and stay here.
 type codec struct {
 	fernet *multiFernet // nil without symmetric encryption
 	ttl    time.Duration
@@ -39,8 +38,7 @@ func (c codec) encode(msg layer.Message, to any) ([]byte, error) {
 	if _, err := rand.Read(buf.Bytes()[:prefixLen]); err != nil {
 		return nil, err
 	}
-	enc := msgpack.NewEncoder(&buf)
-	enc.UseCompactInts(true)
+	enc := wire.NewEncoder(&buf)
 	if err := enc.EncodeMapLen(len(msg) + boolInt(to != nil)); err != nil {
 		return nil, err
 	}
@@ -87,13 +85,9 @@ func (c codec) decode(b []byte) (layer.Message, []string, error) {
 			return nil, nil, err
 		}
 	}
-	v, err := decodeValue(msgpack.NewDecoder(bytes.NewReader(b)))
+	m, err := wire.Decode(b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("msgpack: %w", err)
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, nil, fmt.Errorf("msgpack: message is %T, not a map", v)
+		return nil, nil, err
 	}
 	var to []string
 	switch v := m[asgiChannel].(type) {
@@ -115,72 +109,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// decodeValue decodes what Python's msgpack writes into the plainest Go
-// values: str → string, bin → []byte, integers → int64 (uint64 only past
-// int64), floats → float64, maps → map[string]any (other keys printed),
-// arrays → []any. The library's own loose decoding turns bin into string,
-// which would lose bytes/str, a distinction Channels messages rely on.
-func decodeValue(d *msgpack.Decoder) (any, error) {
-	c, err := d.PeekCode()
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case msgpcode.IsBin(c):
-		return d.DecodeBytes()
-	case msgpcode.IsFixedNum(c), c == msgpcode.Int8, c == msgpcode.Int16, c == msgpcode.Int32, c == msgpcode.Int64:
-		return d.DecodeInt64()
-	case c == msgpcode.Uint8, c == msgpcode.Uint16, c == msgpcode.Uint32, c == msgpcode.Uint64:
-		u, err := d.DecodeUint64()
-		if err != nil || u > math.MaxInt64 {
-			return u, err
-		}
-		return int64(u), nil
-	case c == msgpcode.Float, c == msgpcode.Double:
-		return d.DecodeFloat64()
-	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
-		return decodeMap(d)
-	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-		n, err := d.DecodeArrayLen()
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		a := make([]any, n)
-		for i := range a {
-			if a[i], err = decodeValue(d); err != nil {
-				return nil, err
-			}
-		}
-		return a, nil
-	}
-	return d.DecodeInterface()
-}
-
-func decodeMap(d *msgpack.Decoder) (any, error) {
-	n, err := d.DecodeMapLen()
-	if err != nil || n < 0 {
-		return nil, err
-	}
-	m := make(map[string]any, n)
-	for range n {
-		k, err := decodeValue(d)
-		if err != nil {
-			return nil, err
-		}
-		v, err := decodeValue(d)
-		if err != nil {
-			return nil, err
-		}
-		switch k := k.(type) {
-		case string:
-			m[k] = v
-		case []byte:
-			m[string(k)] = v
-		default:
-			m[fmt.Sprint(k)] = v
-		}
-	}
-	return m, nil
 }

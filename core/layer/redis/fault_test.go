@@ -52,7 +52,7 @@ func TestRestart(t *testing.T) {
 		got <- m
 	}()
 
-	s.stop()
+	s.Stop()
 	for name, call := range map[string]func(context.Context) error{
 		"Send":      func(ctx context.Context) error { return peer.Send(ctx, ch, layer.Message{"type": "lost"}) },
 		"GroupAdd":  func(ctx context.Context) error { return peer.GroupAdd(ctx, "g", ch) },
@@ -72,7 +72,7 @@ func TestRestart(t *testing.T) {
 		}
 	}
 
-	s.start()
+	s.Start()
 	deadline := time.Now().Add(patience)
 	for {
 		err := peer.Send(ctx, ch, layer.Message{"type": "after"})

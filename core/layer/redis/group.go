@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -95,7 +96,7 @@ func (l *Layer) deliverAll(channels []string, msg layer.Message) {
 	for i, ch := range channels {
 		m := msg
 		if i > 0 {
-			m = cloneMessage(msg)
+			m = maps.Clone(msg)
 		}
 		if l.push(ch, m, now) {
 			l.sent.Add(1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -126,20 +127,12 @@ func (l *Layer) dispatch(member string, sc float64) {
 	for i, ch := range to {
 		m := msg
 		if i > 0 { // each receiver owns its map
-			m = cloneMessage(msg)
+			m = maps.Clone(msg)
 		}
 		if !l.push(ch, m, sent) {
 			l.groupDrop.Add(1)
 		}
 	}
-}
-
-func cloneMessage(m layer.Message) layer.Message {
-	c := make(layer.Message, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // bzpopmin runs BZPOPMIN with a fractional timeout (go-redis' helper rounds
