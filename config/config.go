@@ -28,8 +28,9 @@ type Config struct {
 	Inbox          Inbox     `yaml:"inbox"`
 	Log            Log       `yaml:"log"`
 	Routes         Routes    `yaml:"routes"`
-	// Bots are the chat platform accounts the hub runs (reserved).
-	Bots []Bot `yaml:"bots"`
+	// Bots are the chat platform accounts the hub runs.
+	Bots     []Bot    `yaml:"bots"`
+	Telegram Telegram `yaml:"telegram"`
 	// MQTT are the brokers the hub connects to.
 	MQTT []Broker `yaml:"mqtt"`
 	// MQTTBroker is the MQTT broker the hub runs itself (off by default).
@@ -97,7 +98,8 @@ type HTTPRoute struct {
 	Handler string `yaml:"handler"`
 }
 
-// ChatRoute sends the conversations of one bot to Consumer (reserved).
+// ChatRoute sends the conversations of one bot to Consumer; a route
+// without Bot serves every bot of its platform that has no route of its own.
 type ChatRoute struct {
 	Bot      string         `yaml:"bot"`
 	Consumer string         `yaml:"consumer"`
@@ -113,14 +115,42 @@ type MQTTRoute struct {
 	Options  map[string]any `yaml:"options"`
 }
 
-// Bot is one chat platform account (reserved for the Telegram and Discord adapters).
+// Bot is one chat platform account. Telegram bots are served; Discord bots
+// are checked but not served yet.
+//
+//	bots:
+//	  - name: support
+//	    platform: telegram
+//	    token: ${SUPPORT_BOT_TOKEN}
+//	    mode: webhook                          # default polling
+//	    webhook_url: https://hub.example/telegram/support
+//	    webhook_secret: ${SUPPORT_HOOK_SECRET}
 type Bot struct {
-	Name     string         `yaml:"name"`
-	Platform string         `yaml:"platform"` // telegram or discord
-	Token    Secret         `yaml:"token"`
-	APIURL   string         `yaml:"api_url"` // another API server, such as a test fake
-	Options  map[string]any `yaml:"options"`
+	Name     string `yaml:"name"`
+	Platform string `yaml:"platform"` // telegram or discord
+	Token    Secret `yaml:"token"`
+	APIURL   string `yaml:"api_url"` // another API server, such as a test fake
+	// Mode is polling (the default) or webhook: Telegram posts updates to
+	// the hub at /telegram/<name>.
+	Mode string `yaml:"mode"`
+	// WebhookURL is the public URL that reaches /telegram/<name>; if set, the
+	// hub registers it with Telegram when it starts.
+	WebhookURL string `yaml:"webhook_url"`
+	// WebhookSecret must come with every webhook request.
+	WebhookSecret Secret         `yaml:"webhook_secret"`
+	Options       map[string]any `yaml:"options"`
 }
+
+// Telegram tunes the Telegram adapter, for all bots.
+type Telegram struct {
+	// IdleTimeout closes a chat's scope after this long without an update.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// PollTimeout is how long one getUpdates long poll waits.
+	PollTimeout time.Duration `yaml:"poll_timeout"`
+}
+
+// WebhookPath is where the hub serves the webhook of the bot named name.
+func WebhookPath(name string) string { return "/telegram/" + name }
 
 //go:embed default.yaml
 var defaultYAML []byte

@@ -164,6 +164,12 @@ func TestBroken(t *testing.T) {
 		{"duplicate channel", "routes:\n  channel:\n    - {channel: a, consumer: echo}\n    - {channel: a, consumer: echo}\n",
 			[]string{`hub.yaml:4: routes.channel[1].channel: "a" is already used by routes.channel[0]`}},
 		{"channel unknown consumer", "routes:\n  channel:\n    - {channel: a, consumer: ehco}\n", []string{`hub.yaml:3: routes.channel[0].consumer: unknown consumer "ehco"`}},
+		{"two routes for one bot", "bots:\n  - {name: b, platform: telegram, token: x}\nroutes:\n  telegram:\n    - {bot: b, consumer: echo}\n    - {bot: b, consumer: echo}\n",
+			[]string{`hub.yaml:6: routes.telegram[1].bot: "b" is already used by routes.telegram[0]`}},
+		{"two routes for every bot", "routes:\n  telegram:\n    - {consumer: echo}\n    - {consumer: echo}\n",
+			[]string{`hub.yaml:4: routes.telegram[1]: a second route for every bot`}},
+		{"bad bot mode", "bots:\n  - {name: b, platform: telegram, token: x, mode: push}\n", []string{`hub.yaml:2: bots[0].mode: unknown mode "push"`}},
+		{"webhook secret when polling", "bots:\n  - {name: b, platform: telegram, token: x, webhook_secret: s}\n", []string{`bots[0].mode: webhook_url and webhook_secret need mode: webhook`}},
 		{"pong before ping", "websocket:\n  ping_interval: 30s\n  pong_timeout: 10s\n", []string{`hub.yaml:3: websocket.pong_timeout: 10s must be longer than ping_interval (30s)`}},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,9 @@ func (c *Config) validate() error {
 	}
 	v.routes()
 	v.bots()
+	if c.Telegram.IdleTimeout <= 0 || c.Telegram.PollTimeout <= 0 {
+		v.errorf("telegram", "idle_timeout and poll_timeout must be positive")
+	}
 	v.brokers()
 	return errors.Join(v.errs...)
 }
@@ -156,10 +159,16 @@ func (v *validator) httpRoutes() {
 }
 
 func (v *validator) chatRoutes(platform string, routes []ChatRoute) {
+	seen := map[string]int{}
 	for i, rt := range routes {
 		p := fmt.Sprintf("routes.%s[%d]", platform, i)
-		if v.required(p, "bot", rt.Bot) {
+		if rt.Bot != "" {
 			v.botRef(p+".bot", rt.Bot, platform)
+			v.unique(p+".bot", rt.Bot, seen, i, "routes."+platform)
+		} else if j, dup := seen[""]; dup {
+			v.errorf(p, "a second route for every bot (routes.%s[%d] has no bot either)", platform, j)
+		} else {
+			seen[""] = i
 		}
 		v.consumer(p, rt.Consumer)
 	}
@@ -231,6 +240,25 @@ func (v *validator) bots() {
 		if b.APIURL != "" && !validURL(b.APIURL) {
 			v.errorf(p+".api_url", "want a URL such as https://api.telegram.org, got %q", RedactURL(b.APIURL))
 		}
+		v.botMode(p, b)
+	}
+}
+
+func (v *validator) botMode(p string, b Bot) {
+	switch b.Mode {
+	case "", "polling":
+		if b.WebhookURL != "" || b.WebhookSecret != "" {
+			v.errorf(p+".mode", "webhook_url and webhook_secret need mode: webhook")
+		}
+	case "webhook":
+		if b.Platform != "telegram" {
+			v.errorf(p+".mode", "only telegram bots take webhooks")
+		}
+		if b.WebhookURL != "" && !validURL(b.WebhookURL) {
+			v.errorf(p+".webhook_url", "want the public URL of %s, such as https://hub.example%s", WebhookPath(b.Name), WebhookPath(b.Name))
+		}
+	default:
+		v.errorf(p+".mode", "unknown mode %q (want polling or webhook)", b.Mode)
 	}
 }
 

@@ -84,6 +84,7 @@ func startProcess(t *testing.T, bin, path string, ready *regexp.Regexp, args ...
 	h := &hub{t: t, exited: make(chan struct{})}
 	h.cmd = exec.Command(bin, append(args, "--config", path)...)
 	h.cmd.Dir = filepath.Dir(path)
+	h.cmd.Stdout = logWriter{h} // kept with the log, so tests can search both
 	stderr, err := h.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,16 @@ func (h *hub) readLogs(r io.Reader, ready *regexp.Regexp, addr chan<- string) {
 	close(h.exited)
 }
 
-// Logs is what the hub has written to stderr so far.
+// logWriter appends a process' stdout to its logs.
+type logWriter struct{ h *hub }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	return w.h.logs.Write(p)
+}
+
+// Logs is what the hub has written to stderr (and stdout) so far.
 func (h *hub) Logs() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -23,13 +23,18 @@ type brokerRouter map[string]hubmqtt.TopicRouter
 
 // Serve implements core.Application.
 func (r brokerRouter) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return core.ServeResolved(ctx, r, scope, inbox, send)
+}
+
+// Resolve implements core.Resolver.
+func (r brokerRouter) Resolve(scope *core.Scope) (core.Application, *core.Scope, error) {
 	rest, _ := strings.CutPrefix(scope.Key, "mqtt:")
 	name, _, _ := strings.Cut(rest, ":")
 	router, ok := r[name]
 	if !ok {
-		return fmt.Errorf("%w for MQTT broker %q", core.ErrNoRoute, name)
+		return nil, scope, fmt.Errorf("%w for MQTT broker %q", core.ErrNoRoute, name)
 	}
-	return router.Serve(ctx, scope, inbox, send)
+	return router, scope, nil
 }
 
 // mqttApp builds one TopicRouter per broker from routes.mqtt.

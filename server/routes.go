@@ -93,10 +93,10 @@ func Routes(cfg *config.Config) []RouteInfo {
 		RouteInfo{Protocol: "http", Match: "/healthz", Target: "(hub) health check"},
 		RouteInfo{Protocol: "http", Match: "/metrics", Target: "(hub) prometheus metrics"})
 	for _, r := range cfg.Routes.Telegram {
-		rs = append(rs, RouteInfo{Protocol: "telegram", Match: "*", Via: r.Bot, Target: r.Consumer})
+		rs = append(rs, RouteInfo{Protocol: "telegram", Match: "*", Via: botOrAll(r.Bot), Target: r.Consumer})
 	}
 	for _, r := range cfg.Routes.Discord {
-		rs = append(rs, RouteInfo{Protocol: "discord", Match: "*", Via: r.Bot, Target: r.Consumer})
+		rs = append(rs, RouteInfo{Protocol: "discord", Match: "*", Via: botOrAll(r.Bot), Target: r.Consumer})
 	}
 	for _, r := range cfg.Routes.MQTT {
 		rs = append(rs, RouteInfo{Protocol: "mqtt", Match: r.Topic, Via: r.Broker, Target: r.Consumer})
@@ -105,4 +105,11 @@ func Routes(cfg *config.Config) []RouteInfo {
 		rs = append(rs, RouteInfo{Protocol: "channel", Match: r.Channel, Via: "hub worker", Target: r.Consumer})
 	}
 	return rs
+}
+
+func botOrAll(bot string) string {
+	if bot == "" {
+		return "(every bot)"
+	}
+	return bot
 }

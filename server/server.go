@@ -66,6 +66,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	telegramRoutes, err := chatApp(cfg, "telegram", cfg.Routes.Telegram)
+	if err != nil {
+		return nil, err
+	}
 	mux, err := s.mux()
 	if err != nil {
 		return nil, err
@@ -78,6 +82,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
 	if err := s.startMQTT(mqttRoutes); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.startTelegram(telegramRoutes, mux); err != nil {
 		s.Close()
 		return nil, err
 	}

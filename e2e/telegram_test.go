@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hubhq/hub/adapters/telegram/telegramtest"
+)
+
+// TestTelegram runs the hub binary with a Telegram bot routed to the
+// bundled echo plugin, against the fake Bot API in this process: /start
+// is answered, a message echoed, and the token never shows in the output.
+func TestTelegram(t *testing.T) {
+	const token = "777001:e2e-token-that-must-never-be-printed"
+	fake := telegramtest.New(t)
+	bot := fake.AddBot(token, "e2e_echo_bot")
+	t.Setenv("HUB_E2E_TELEGRAM_TOKEN", token) // inherited by the hub process
+
+	dir := t.TempDir()
+	h := startHub(t, writeConfig(t, dir, `
+listen: 127.0.0.1:0
+store: ./hub.db
+log: {level: debug}
+bots:
+  - name: echo
+    platform: telegram
+    token: ${HUB_E2E_TELEGRAM_TOKEN}
+    api_url: `+fake.URL()+`
+telegram: {poll_timeout: 1s}
+routes:
+  telegram:
+    - consumer: echo   # no bot: every bot
+`))
+
+	bot.PushMessage(42, "ada", "/start")
+	sent := bot.WaitSent(t, 42, 2)
+	if sent[0].Text != "[Welcome Anonymous!]" || !strings.HasPrefix(sent[1].Text, "I repeat what you say") {
+		t.Fatalf("answers to /start: %q, %q", sent[0].Text, sent[1].Text)
+	}
+	bot.PushMessage(42, "ada", "hello hub")
+	if got := bot.WaitSent(t, 42, 3)[2].Text; got != "You said: hello hub" {
+		t.Fatalf("echo = %q", got)
+	}
+
+	resp, err := http.Get("http://" + h.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `hub_scopes_opened_total{protocol="telegram"} 1`) {
+		t.Errorf("/metrics lacks one telegram scope")
+	}
+	if code := h.Stop(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	logs := h.Logs()
+	if strings.Contains(logs, token) || strings.Contains(logs, "e2e-token-that-must-never-be-printed") {
+		t.Errorf("the bot token is in the hub's output:\n%s", logs)
+	}
+	if !strings.Contains(logs, "msg=stopped") {
+		t.Errorf("no clean stop in the log:\n%s", logs)
+	}
+}
