@@ -19,9 +19,10 @@
 //
 // A process that exits or crashes is started again after an exponential,
 // capped backoff. Events that arrive meanwhile wait in their scope's bounded
-// inbox under the runtime's policy (block, drop_oldest or close); an event
-// in flight when the process died is lost and logged (at most once, so a
-// message that crashes the plugin is not replayed into a crash loop). A
+// inbox under the runtime's policy (block, drop_oldest or close). An event
+// the process may have read before it died is lost and logged (at most
+// once, so a message that crashes the plugin is not replayed into a crash
+// loop); one still queued for its stdin goes to the next process. A
 // handshake with another protocol version is permanent: the process is
 // not restarted and the plugin's scopes end with ErrProtocol. Lines that
 // are not protocol messages are logged, counted and skipped.

@@ -64,7 +64,7 @@ type Stats struct {
 	Restarts     int64 // starts after a crash or exit
 	InvalidLines int64 // lines from the plugin that were not protocol messages
 	Timeouts     int64 // events not acknowledged within EventTimeout
-	Lost         int64 // events in flight when the process died
+	Lost         int64 // events the process may have read, unacknowledged, when it died
 	Dropped      int64 // actions for no live scope, or beyond a scope's queue
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"sync"
+	"sync/atomic"
 )
 
 // Limits of the line protocol.
@@ -28,9 +29,10 @@ var errDied = errors.New("exec: plugin process exited")
 type proc struct {
 	p     *Plugin
 	cmd   *osexec.Cmd
-	in    chan []byte   // lines for stdin, written by the writer goroutine
+	in    chan *outLine // lines for stdin, written by the writer goroutine
 	hello chan int      // the protocol of the plugin.hello, once
 	dead  chan struct{} // closed once the process has exited and its output is read
+	quit  chan struct{} // closed when the writer goroutine has returned
 	err   error         // why it exited; valid once dead is closed
 	kill  func()        // ends the process: stdin closed, killed after StopGrace
 }
@@ -43,8 +45,8 @@ func (p *Plugin) spawn(ctx context.Context) (*proc, error) {
 	cmd := osexec.CommandContext(ctx, p.cfg.Command[0], p.cfg.Command[1:]...)
 	cmd.Dir = p.cfg.Dir
 	cmd.Env = append(os.Environ(), p.cfg.Env...)
-	pr := &proc{p: p, cmd: cmd, in: make(chan []byte, stdinQueue), hello: make(chan int, 1),
-		dead: make(chan struct{}), kill: cancel}
+	pr := &proc{p: p, cmd: cmd, in: make(chan *outLine, stdinQueue), hello: make(chan int, 1),
+		dead: make(chan struct{}), quit: make(chan struct{}), kill: cancel}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		cancel()
@@ -71,17 +73,33 @@ func (p *Plugin) spawn(ctx context.Context) (*proc, error) {
 	return pr, nil
 }
 
+// outLine is one line for stdin. written tells an event that died with
+// its process whether the process could have read it at all.
+type outLine struct {
+	b       []byte
+	written atomic.Bool
+}
+
+func newLine(v any) (*outLine, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("exec: encode: %w", err)
+	}
+	return &outLine{b: append(b, '\n')}, nil
+}
+
 // write copies queued lines to stdin until the process dies; after a
 // failed write it only drains, so senders never block on a dead process.
 func (pr *proc) write(stdin io.WriteCloser) {
+	defer close(pr.quit)
 	broken := false
 	for {
 		select {
 		case line := <-pr.in:
 			if !broken {
-				if _, err := stdin.Write(line); err != nil {
-					broken = true
-				}
+				_, err := stdin.Write(line.b)
+				broken = err != nil
+				line.written.Store(!broken)
 			}
 		case <-pr.dead:
 			return
@@ -89,20 +107,46 @@ func (pr *proc) write(stdin io.WriteCloser) {
 	}
 }
 
+// wrote reports whether line reached the dead process's stdin, so the
+// process may have read it. (Once the writer has returned, written is
+// final.)
+func (pr *proc) wrote(line *outLine) bool {
+	<-pr.quit
+	return line != nil && line.written.Load()
+}
+
 // send queues one line for stdin, waiting for room until ctx ends or the
 // process dies.
 func (pr *proc) send(ctx context.Context, v any) error {
-	line, err := json.Marshal(v)
+	_, err := pr.sendLine(ctx, v)
+	return err
+}
+
+func (pr *proc) sendLine(ctx context.Context, v any) (*outLine, error) {
+	line, err := newLine(v)
 	if err != nil {
-		return fmt.Errorf("exec: encode: %w", err)
+		return nil, err
 	}
 	select {
-	case pr.in <- append(line, '\n'):
-		return nil
+	case pr.in <- line:
+		return line, nil
 	case <-pr.dead:
-		return errDied
+		return line, errDied
 	case <-ctx.Done():
-		return ctx.Err()
+		return line, ctx.Err()
+	}
+}
+
+// trySend queues a line only if there is room: for the stdout reader and
+// for farewells, which must not wait.
+func (pr *proc) trySend(v any) {
+	line, err := newLine(v)
+	if err != nil {
+		return
+	}
+	select {
+	case pr.in <- line:
+	default:
 	}
 }
 
@@ -191,11 +235,7 @@ func (pr *proc) refuse(id json.RawMessage, why string) {
 	if id == nil {
 		return
 	}
-	line, _ := json.Marshal(reply{Type: "action.result", ID: id, Error: why})
-	select {
-	case pr.in <- append(line, '\n'):
-	default:
-	}
+	pr.trySend(reply{Type: "action.result", ID: id, Error: why})
 }
 
 func (pr *proc) tooLong() { pr.p.invalidLine(nil, fmt.Sprintf("line longer than %d bytes", maxLine)) }

@@ -70,6 +70,7 @@ type session struct {
 
 	seq  uint64
 	seen *proc // the process that last had this scope's scope.connect
+	met  bool  // some process has had it: later connects are resumed
 }
 
 func (s *session) serve(ctx context.Context, inbox core.Inbox) error {
@@ -99,42 +100,57 @@ func (s *session) serve(ctx context.Context, inbox core.Inbox) error {
 // handle forwards one event and waits until the process acknowledges it,
 // dies, or EventTimeout passes. Only a permanent failure (ErrProtocol,
 // ErrClosed) or the scope's end is returned: a lost or late event is
-// logged and the scope goes on with the next.
+// logged and the scope goes on with the next. An event the process died
+// without reading goes to the next process instead.
 func (s *session) handle(ctx context.Context, ev core.Event) error {
-	pr, err := s.p.process(ctx)
-	if err != nil {
-		return err
-	}
-	if s.seen != pr {
-		// A new process (the first, or a restarted one) learns of the scope
-		// before its first event.
-		resumed := s.seen != nil
-		s.seen = pr
-		if _, isConnect := ev.(connectEvent); !isConnect {
-			if err := s.forward(ctx, pr, connectEvent{Resumed: resumed}); err != nil {
-				return err
+	for {
+		pr, err := s.p.process(ctx)
+		if err != nil {
+			return err
+		}
+		if s.seen != pr {
+			// A new process (the first, or a restarted one) learns of the
+			// scope before its first event.
+			s.seen = pr
+			if _, isConnect := ev.(connectEvent); !isConnect {
+				unread, err := s.forward(ctx, pr, connectEvent{Resumed: s.met})
+				if err != nil {
+					return err
+				}
+				if unread {
+					continue
+				}
 			}
 		}
+		unread, err := s.forward(ctx, pr, ev)
+		if err != nil || !unread {
+			if _, isConnect := ev.(connectEvent); isConnect && err == nil {
+				s.met = true
+			}
+			return err
+		}
 	}
-	return s.forward(ctx, pr, ev)
 }
 
-func (s *session) forward(ctx context.Context, pr *proc, ev core.Event) error {
+// forward writes one event to pr and waits for its acknowledgement,
+// performing the scope's actions meanwhile. unread is true when pr died
+// before the event reached its stdin.
+func (s *session) forward(ctx context.Context, pr *proc, ev core.Event) (unread bool, err error) {
 	body, err := encodeEvent(ev)
 	if err != nil {
 		s.p.log.Error("exec: event not forwarded", "scope", s.scope.Key, "err", err)
-		return nil
+		return false, nil
 	}
 	s.seq++
 	seq := s.seq
 	tctx, cancel := context.WithTimeout(ctx, s.p.cfg.EventTimeout)
 	defer cancel()
-	err = pr.send(tctx, eventLine{Type: "event", Seq: seq, Scope: s.wire, Event: body})
+	line, err := pr.sendLine(tctx, eventLine{Type: "event", Seq: seq, Scope: s.wire, Event: body})
 	for err == nil {
 		select {
 		case <-s.c.wake:
 			if s.perform(ctx, s.c.drain(), seq) {
-				return nil
+				return false, nil
 			}
 		case <-pr.dead:
 			err = errDied
@@ -144,7 +160,10 @@ func (s *session) forward(ctx context.Context, pr *proc, ev core.Event) error {
 	}
 	switch {
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return false, ctx.Err()
+	case errors.Is(err, errDied) && !pr.wrote(line):
+		s.p.log.Info("exec: plugin died before reading an event; the next process gets it", "scope", s.scope.Key, "event", ev.Type())
+		return true, nil
 	case errors.Is(err, errDied):
 		s.p.lost.Add(1)
 		s.p.log.Warn("exec: plugin died before acknowledging an event; it is lost", "scope", s.scope.Key, "event", ev.Type(), "seq", seq)
@@ -152,7 +171,7 @@ func (s *session) forward(ctx context.Context, pr *proc, ev core.Event) error {
 		s.p.timeouts.Add(1)
 		s.p.log.Warn("exec: event not acknowledged in time; moving on", "scope", s.scope.Key, "event", ev.Type(), "seq", seq, "timeout", s.p.cfg.EventTimeout)
 	}
-	return nil
+	return false, nil
 }
 
 // perform carries out the queued actions in order and reports whether the
@@ -268,12 +287,5 @@ func (s *session) farewell() {
 		return
 	}
 	s.seq++
-	line, err := json.Marshal(eventLine{Type: "event", Seq: s.seq, Scope: s.wire, Event: map[string]any{"type": "scope.disconnect"}})
-	if err != nil {
-		return
-	}
-	select {
-	case pr.in <- append(line, '\n'):
-	default:
-	}
+	pr.trySend(eventLine{Type: "event", Seq: s.seq, Scope: s.wire, Event: map[string]any{"type": "scope.disconnect"}})
 }
