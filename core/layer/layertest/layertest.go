@@ -586,3 +586,36 @@ func testWatch(t *testing.T, l layer.Layer) {
 	kicked(false)
 	receive(t, l, ch, "test.watch", 3)
 }
+
+// WatchRemote checks, for a distributed backend, that a message another
+// process sends kicks the watcher of this process' channel, and that
+// TryReceive then returns it. hub and peer are two layers ("processes") on
+// one server; hub must have Watch.
+func WatchRemote(t *testing.T, hub, peer layer.Layer) {
+	t.Helper()
+	w, ok := hub.(watcher)
+	if !ok {
+		t.Fatalf("%T has no Watch", hub)
+	}
+	ctx := context.Background()
+	ch, _ := hub.NewChannel(ctx, "specific")
+	kicks := make(chan struct{}, 1)
+	stop := w.Watch(ch, func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
+	if err := peer.Send(ctx, ch, layer.Message{"type": "remote"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kicks:
+	case <-time.After(patience):
+		t.Fatal("never kicked")
+	}
+	if m, ok := w.TryReceive(ch); !ok || m.Type() != "remote" {
+		t.Fatalf("TryReceive = %v, %v", m, ok)
+	}
+}

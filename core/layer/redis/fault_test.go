@@ -182,25 +182,5 @@ func TestWatchRemote(t *testing.T) {
 	hub, peer := newTestLayer(t, opts), newTestLayer(t, opts)
 	defer hub.Close()
 	defer peer.Close()
-	ctx := context.Background()
-	ch, _ := hub.NewChannel(ctx, "specific")
-	kicks := make(chan struct{}, 1)
-	stop := hub.Watch(ch, func() {
-		select {
-		case kicks <- struct{}{}:
-		default:
-		}
-	})
-	defer stop()
-	if err := peer.Send(ctx, ch, layer.Message{"type": "remote"}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-kicks:
-	case <-time.After(patience):
-		t.Fatal("never kicked")
-	}
-	if m, ok := hub.TryReceive(ch); !ok || m.Type() != "remote" {
-		t.Fatalf("TryReceive = %v, %v", m, ok)
-	}
+	layertest.WatchRemote(t, hub, peer)
 }
