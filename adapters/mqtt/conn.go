@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -18,13 +19,21 @@ import (
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
 )
 
-// conn is one broker connection and the topics live on it.
+// conn is one broker: the connection that receives its messages, the
+// topics live on it, and the connection that publishes (pub).
 type conn struct {
 	a      *Adapter
 	cfg    BrokerConfig
 	log    *slog.Logger
-	client paho.Client
+	client paho.Client     // subscribes and receives; never publishes
 	ictx   context.Context // instances run in it; set by connect
+
+	// pub publishes. It is a connection of its own because paho reads all
+	// of a connection's packets in one loop: on client, the acks of the
+	// hub's own publishes would queue behind a message that onMessage holds
+	// for a full topic queue, and a consumer that publishes while behind
+	// would wait for an ack that cannot come.
+	pub paho.Client
 
 	mu       sync.Mutex
 	topics   map[string]*topic
@@ -45,11 +54,54 @@ func newConn(a *Adapter, cfg BrokerConfig) (*conn, error) {
 		return nil, err
 	}
 	c.client = paho.NewClient(o)
+	po, err := c.publisherOptions()
+	if err != nil {
+		return nil, err
+	}
+	c.pub = paho.NewClient(po)
 	return c, nil
 }
 
-func (c *conn) clientOptions() (*paho.ClientOptions, error) {
+// publisherOptions are the publishing connection's: the broker's settings
+// with client id "<id>-pub", no subscriptions, no will (the receiving
+// connection has it: one will per broker), and paho's store in
+// StoreDir/pub, so that with a persistent session the hub's unacknowledged
+// publishes survive a restart as before.
+func (c *conn) publisherOptions() (*paho.ClientOptions, error) {
 	cfg := c.cfg
+	if cfg.ClientID != "" {
+		cfg.ClientID += "-pub"
+	}
+	if cfg.StoreDir != "" {
+		cfg.StoreDir = filepath.Join(cfg.StoreDir, "pub") // FileStore reads only *.msg: no clash
+	}
+	cfg.Will = nil
+	o, err := clientOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return o.SetOnConnectHandler(func(paho.Client) {
+		c.log.Info("publishing connection up", "url", cfg.URL, "client_id", cfg.ClientID)
+	}).SetConnectionLostHandler(func(_ paho.Client, err error) {
+		c.log.Warn("publishing connection lost; reconnecting", "err", err)
+	}), nil
+}
+
+// clientOptions are the receiving connection's.
+func (c *conn) clientOptions() (*paho.ClientOptions, error) {
+	o, err := clientOptions(c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return o.SetDefaultPublishHandler(c.onMessage).
+		SetOnConnectHandler(c.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.log.Warn("connection lost; reconnecting", "err", err)
+		}), nil
+}
+
+// clientOptions are what both of a broker's connections share.
+func clientOptions(cfg BrokerConfig) (*paho.ClientOptions, error) {
 	o := paho.NewClientOptions().
 		AddBroker(cfg.URL).
 		SetClientID(cfg.ClientID).
@@ -60,15 +112,10 @@ func (c *conn) clientOptions() (*paho.ClientOptions, error) {
 		// One handler call at a time, in arrival order: see the package doc.
 		SetOrderMatters(true).
 		SetAutoAckDisabled(true).
-		SetDefaultPublishHandler(c.onMessage).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(2 * time.Second).
-		SetMaxReconnectInterval(orDefault(cfg.MaxReconnectInterval, 30*time.Second)).
-		SetOnConnectHandler(c.onConnect).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			c.log.Warn("connection lost; reconnecting", "err", err)
-		})
+		SetMaxReconnectInterval(orDefault(cfg.MaxReconnectInterval, 30*time.Second))
 	if cfg.StoreDir != "" {
 		if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
 			return nil, fmt.Errorf("mqtt: broker %q: store dir: %w", cfg.Name, err)
@@ -120,10 +167,13 @@ func tlsConfig(cfg BrokerConfig) (*tls.Config, error) {
 	return t, nil
 }
 
-// connect starts the client. With ConnectRetry the token completes only once
-// connected, so it is not waited for: onConnect does the work.
+// connect starts both clients. With ConnectRetry a token completes only
+// once connected, so it is not waited for: onConnect does the work. The
+// publishing client connects at once, not on first use, so that with a
+// persistent session it resends what a previous run left in flight.
 func (c *conn) connect(ictx context.Context) {
 	c.ictx = ictx
+	c.pub.Connect()
 	c.client.Connect()
 }
 
@@ -261,7 +311,7 @@ func (c *conn) publish(ctx context.Context, p hubmqtt.Publish) error {
 	if p.Topic == "" || strings.ContainsAny(p.Topic, "+#") || p.QoS > 2 {
 		return fmt.Errorf("mqtt: publish to %q with QoS %d: need a topic without wildcards and QoS 0–2", p.Topic, p.QoS)
 	}
-	tok := c.client.Publish(p.Topic, p.QoS, p.Retain, p.Payload)
+	tok := c.pub.Publish(p.Topic, p.QoS, p.Retain, p.Payload)
 	timer := time.NewTimer(c.a.opts.PublishTimeout)
 	defer timer.Stop()
 	select {
@@ -279,12 +329,14 @@ func (c *conn) publish(ctx context.Context, p hubmqtt.Publish) error {
 
 // stop takes no more messages, lets every topic drain and close its scope,
 // then disconnects. Messages paho still had are left unacknowledged, so the
-// broker sends them again next session.
+// broker sends them again next session. The publishing connection goes
+// last: consumers publish while their queues drain.
 func (c *conn) stop() {
 	c.mu.Lock()
 	close(c.stopping)
 	c.mu.Unlock()
 	c.topicsWG.Wait()
 	c.client.Disconnect(250)
+	c.pub.Disconnect(250)
 	c.log.Info("disconnected")
 }

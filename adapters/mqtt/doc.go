@@ -17,7 +17,9 @@
 // fills only its own topic's queue and inbox while other topics flow on.
 // Only when a topic's queue is full does the handler wait, which holds the
 // whole connection: MQTT has no per-topic flow control, and waiting (rather
-// than dropping) is the only choice that loses nothing. A message is
+// than dropping) is the only choice that loses nothing. Publishes go over a
+// second connection per broker (client id "<id>-pub"), so their acks never
+// wait behind a held message (see README.md). A message is
 // acknowledged only once it is queued, so one the adapter gave up on while
 // stopping is redelivered by the broker in the next session. Because a
 // queued message is already acknowledged, a scope that ends (an error, a

@@ -37,7 +37,9 @@ type BrokerConfig struct {
 	Name string
 	// URL is the broker address: tcp://, mqtt://, ssl://, tls://, mqtts://,
 	// ws:// or wss://.
-	URL      string
+	URL string
+	// ClientID identifies the receiving connection; the publishing one is
+	// "<ClientID>-pub" (or, if empty, gets an id from the broker).
 	ClientID string
 	Username string
 	Password string
@@ -48,7 +50,8 @@ type BrokerConfig struct {
 	// the broker queues QoS 1 and 2 messages while the hub is away; that needs
 	// a fixed ClientID.
 	CleanSession bool
-	// StoreDir keeps paho's in-flight QoS 1 and 2 state on disk ("": memory).
+	// StoreDir keeps paho's in-flight QoS 1 and 2 state on disk ("": memory);
+	// the publishing connection's is in StoreDir/pub.
 	StoreDir string
 	// Will is published by the broker if the hub disappears without a goodbye.
 	Will *Will

@@ -62,9 +62,10 @@ type hubRelay struct {
 	done   chan error
 }
 
-// With split, the consumer publishes through a second broker connection
-// (Adapter.Publish to "out") instead of its scope's own, so the broker's
-// acknowledgements of its publishes do not queue behind incoming messages.
+// With split, the consumer publishes through a second configured broker
+// (Adapter.Publish to "out") instead of its scope's own. Before the adapter
+// had a publishing connection of its own that kept the acks of its publishes
+// from queueing behind held incoming messages; now it is a control.
 func startHub(brokerURL, dir string, qos byte, split bool) (relay, error) {
 	db, err := store.Open(filepath.Join(dir, fmt.Sprintf("hub-%d.db", time.Now().UnixNano())))
 	if err != nil {
