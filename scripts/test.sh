@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: SQLite headers (fast cgo build with
 # -tags libsqlite3), the real brokers, a browser, Django Channels for the
-# interop test.
-packages=(libsqlite3-dev redis-server nats-server mosquitto mosquitto-clients chromium
+# interop test, Python and Node for the external plugin examples.
+packages=(libsqlite3-dev redis-server nats-server mosquitto mosquitto-clients chromium python3 nodejs
   python3-django-channels python3-channels-redis python3-daphne)
 missing=()
 for p in "${packages[@]}"; do
