@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/internal/servertest"
 	"github.com/hubhq/hub/core/layer/layertest"
 )
 
@@ -123,18 +124,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		<-time.After(20 * time.Millisecond)
-	}
-}
-
 // TestRestart kills nats-server mid-run and starts it again on the same
 // port: calls fail with clear errors meanwhile, the layer reconnects with its
 // subscriptions, a receiver blocked across the outage is served, and Close
@@ -206,7 +195,7 @@ func TestRestart(t *testing.T) {
 	}
 	hub.Close()
 	peer.Close()
-	waitGoroutines(t, base)
+	servertest.WaitGoroutines(t, base)
 }
 
 // TestCloseUnblocks checks that Close ends waiting receivers with ErrClosed.
@@ -234,7 +223,7 @@ func TestCloseUnblocks(t *testing.T) {
 			t.Fatal("Close left a receiver blocked")
 		}
 	}
-	waitGoroutines(t, base)
+	servertest.WaitGoroutines(t, base)
 }
 
 // TestWatchRemote checks that a message from another process kicks the

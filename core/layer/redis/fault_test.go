@@ -9,21 +9,9 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/internal/servertest"
 	"github.com/hubhq/hub/core/layer/layertest"
 )
-
-// waitGoroutines polls until the goroutine count is back to base.
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		<-time.After(20 * time.Millisecond)
-	}
-}
 
 // TestRestart kills redis-server mid-run and starts it again on the same
 // port: calls fail with clear errors meanwhile, a receiver blocked across
@@ -105,7 +93,7 @@ func TestRestart(t *testing.T) {
 	if err := peer.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitGoroutines(t, base)
+	servertest.WaitGoroutines(t, base)
 }
 
 // TestCloseUnblocks checks that Close ends receivers waiting on local and
@@ -148,7 +136,7 @@ func TestCloseUnblocks(t *testing.T) {
 	if err := l.Send(ctx, ch, layer.Message{"type": "x"}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
-	waitGoroutines(t, base)
+	servertest.WaitGoroutines(t, base)
 }
 
 // TestNewPrefixWakes checks that a channel with a prefix new to the process

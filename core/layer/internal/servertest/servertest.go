@@ -1,7 +1,8 @@
 // Package servertest runs a real server (redis-server, nats-server) of a
 // test's own, on a free port in a temp directory, that a fault test can stop
 // and start again on the same port. The backends' tests share it; each says
-// only how its server is started and how it greets.
+// only how its server is started and how it greets. WaitGoroutines is their
+// shared check that Close leaves nothing running.
 package servertest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -99,4 +101,19 @@ func FreePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// WaitGoroutines polls until the goroutine count is back to base, so a
+// fault test proves that Close left nothing running; past Patience it fails
+// with every goroutine's stack.
+func WaitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(Patience)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		<-time.After(20 * time.Millisecond)
+	}
 }
