@@ -12,7 +12,9 @@
 // embedded defaults (default.yaml), except routes: a file that says routes
 // says all of them.
 //
-// Sections that later parts of the hub wire up (bots, mqtt, routes.telegram,
-// routes.discord, routes.mqtt) are parsed and checked here already, so that a
-// config written today keeps working.
+// A section may have a one-value form besides its mapping ("layer:
+// redis://…", "mqtt_broker: 127.0.0.1:1883"); a file that gives such a
+// section replaces its default whole. Discord bots and routes.discord are
+// parsed and checked already, though not served yet, so that a config
+// written today keeps working.
 package config

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,22 +13,35 @@ import (
 // TestTelegram runs the hub binary with a Telegram bot routed to the
 // bundled echo plugin, against the fake Bot API in this process: /start
 // is answered, a message echoed, and the token never shows in the output.
+// The bot polls, then takes webhooks the fake posts to the hub.
 func TestTelegram(t *testing.T) {
+	t.Run("polling", func(t *testing.T) { testTelegram(t, "127.0.0.1:0", "") })
+	t.Run("webhook", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		testTelegram(t, addr, `
+    mode: webhook
+    webhook_url: http://`+addr+`/telegram/echo
+    webhook_secret: ${HUB_E2E_WEBHOOK_SECRET}`)
+	})
+}
+
+func testTelegram(t *testing.T, listen, mode string) {
 	const token = "777001:e2e-token-that-must-never-be-printed"
 	fake := telegramtest.New(t)
 	bot := fake.AddBot(token, "e2e_echo_bot")
 	t.Setenv("HUB_E2E_TELEGRAM_TOKEN", token) // inherited by the hub process
+	t.Setenv("HUB_E2E_WEBHOOK_SECRET", "e2e-hook-secret")
 
 	dir := t.TempDir()
 	h := startHub(t, writeConfig(t, dir, `
-listen: 127.0.0.1:0
+listen: `+listen+`
 store: ./hub.db
 log: {level: debug}
 bots:
   - name: echo
     platform: telegram
     token: ${HUB_E2E_TELEGRAM_TOKEN}
-    api_url: `+fake.URL()+`
+    api_url: `+fake.URL()+mode+`
 telegram: {poll_timeout: 1s}
 routes:
   telegram:
@@ -44,6 +58,9 @@ routes:
 		t.Fatalf("echo = %q", got)
 	}
 
+	if mode != "" && (len(bot.Requests("setWebhook")) == 0 || len(bot.Requests("getUpdates")) > 0) {
+		t.Errorf("webhook mode: %d setWebhook, %d getUpdates calls", len(bot.Requests("setWebhook")), len(bot.Requests("getUpdates")))
+	}
 	resp, err := http.Get("http://" + h.Addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +74,7 @@ routes:
 		t.Errorf("exit code %d after SIGTERM", code)
 	}
 	logs := h.Logs()
-	if strings.Contains(logs, token) || strings.Contains(logs, "e2e-token-that-must-never-be-printed") {
+	if strings.Contains(logs, token) || strings.Contains(logs, "e2e-token-that-must-never-be-printed") || strings.Contains(logs, "e2e-hook-secret") {
 		t.Errorf("the bot token is in the hub's output:\n%s", logs)
 	}
 	if !strings.Contains(logs, "msg=stopped") {

@@ -176,6 +176,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	addr := s.Addr()
+	if n := len(s.cfg.Routes.Channel); n > 0 {
+		s.log.Info("routes.channel are served by `hub worker`, not here", "channels", n)
+	}
 	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", s.cfg.Layer.String())
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()

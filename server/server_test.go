@@ -241,6 +241,8 @@ func TestRoutes(t *testing.T) {
 	cfg := newConfig(t, `
 mqtt:
   - {name: home, url: "tcp://127.0.0.1:1883"}
+bots:
+  - {name: support, platform: telegram, token: x}
 routes:
   websocket:
     - {path: "/ws/chat/{room}/", consumer: chatroom}
@@ -248,6 +250,11 @@ routes:
     - {path: /, handler: chatroom}
   mqtt:
     - {broker: home, topic: sensors/#, consumer: chatroom}
+  telegram:
+    - {bot: support, consumer: chatroom}
+    - {consumer: chatroom}
+  channel:
+    - {channel: thumbnails, consumer: chatroom}
 `)
 	got := server.Routes(cfg)
 	want := []server.RouteInfo{
@@ -255,7 +262,10 @@ routes:
 		{Protocol: "http", Match: "/", Target: "chatroom (page)"},
 		{Protocol: "http", Match: "/healthz", Target: "(hub) health check"},
 		{Protocol: "http", Match: "/metrics", Target: "(hub) prometheus metrics"},
+		{Protocol: "telegram", Match: "*", Via: "support", Target: "chatroom"},
+		{Protocol: "telegram", Match: "*", Via: "(every bot)", Target: "chatroom"},
 		{Protocol: "mqtt", Match: "sensors/#", Via: "home", Target: "chatroom"},
+		{Protocol: "channel", Match: "thumbnails", Via: "hub worker", Target: "chatroom"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Routes = %+v", got)
