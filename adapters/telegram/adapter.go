@@ -167,7 +167,7 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 		bot.WithSkipGetMe(), // Run calls it, with a context and a clean error
 		bot.WithServerURL(cfg.APIURL),
 		bot.WithErrorsHandler(func(err error) { log.Warn("telegram client error", "err", redact(err, cfg.Token)) }),
-		bot.WithHTTPClient(sendTimeout, &http.Client{Timeout: sendTimeout}),
+		bot.WithHTTPClient(sendTimeout, &http.Client{Timeout: sendTimeout, Transport: sendTransport()}),
 	}
 	api, err := bot.New(string(cfg.Token), opts...)
 	if err != nil {
@@ -175,6 +175,16 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	}
 	b.api = api
 	return b, nil
+}
+
+// sendTransport keeps connections to the Bot API open for every chat that
+// sends at once: the default keeps two idle per host, so a burst to many
+// chats would dial (and leave in TIME_WAIT) a connection per call.
+func sendTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no limit but per host
+	t.MaxIdleConnsPerHost = 256
+	return t
 }
 
 // Run checks every bot's token (getMe), registers webhooks that have a

@@ -158,6 +158,10 @@ func (s *courier) attempt(q *chatQueue, j *job) bool {
 	}
 	switch {
 	case err == nil:
+		// The consumer goes on at once; recording the answer only has to
+		// precede this chat's next call. (Either way a crash before it is
+		// committed makes the call again: the documented window.)
+		j.release(result, nil)
 		s.record("done", j.id, s.a.outbox.OutboxDone(s.ctx, j.id, result))
 		s.finish(q, j, result, nil)
 	case !errors.Is(err, ErrRateLimited) && !transient(err):

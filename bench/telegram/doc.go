@@ -1,0 +1,9 @@
+// Package telegram is benchmark P7: updates per second through the
+// Telegram adapter, from a local fake Bot API (telegramtest), with the
+// durable outbox on and echo answering every update. It is only a
+// benchmark: nothing runs in `go test ./...` without -bench.
+//
+//	go test -run '^$' -bench . ./bench/telegram
+//
+// Results are in README.md.
+package telegram
