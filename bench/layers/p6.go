@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ func p6Main(args []string) error {
 	rounds := fs.Int("rounds", 200, "group sends in the rounds phase (one in flight)")
 	window := fs.Int("window", 50, "throughput phase: group sends in flight (sent, not yet received by every member); below the capacity of 100")
 	size := fs.Int("size", 100, "bytes of text in each message")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the hub side to this file (of its last pass)")
 	passes := fs.Int("passes", 2, "passes; the first runs the hub first, the second channels_redis first, and so on")
 	limit := fs.Duration("timeout", 110*time.Second, "bound on the whole run")
 	_ = fs.Parse(args)
@@ -71,7 +73,9 @@ func p6Main(args []string) error {
 			var r p6Result
 			var err error
 			if side == "hub" {
+				stop := startProfile(*cpuProfile)
 				r, err = p6Go(ctx, url, rd, pass, *members, *count, *rounds, *window, *size)
+				stop()
 				pairs[pass].hub = r
 			} else {
 				r, err = p6Py(ctx, url, rd, pass, *members, *count, *rounds, *window, *size)
@@ -318,4 +322,26 @@ func toInt(v any) (int64, bool) {
 		return int64(n), true
 	}
 	return 0, false
+}
+
+// startProfile profiles the CPU until stop, into path (the last pass wins).
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "p6-*.pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "layers: cpuprofile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "layers: cpuprofile:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		// Keep the latest pass' profile under the name asked for.
+		_ = os.Rename(f.Name(), path)
+	}
 }
