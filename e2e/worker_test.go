@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/core/layer/nats"
 	"github.com/hubhq/hub/core/layer/redis"
 )
 
@@ -33,9 +35,9 @@ func startWorker(t *testing.T, path string, channels ...string) *hub {
 	return startProcess(t, plusBin, path, workerReadyRE, append([]string{"worker"}, channels...)...)
 }
 
-// testLayer is a Redis layer of the test process itself, the way another
-// hub (or a Django project) would send to the workers.
-func testLayer(t *testing.T, url string) layer.Layer {
+// redisLayer and natsLayer are layers of the test process itself, the way
+// another hub (or a Django project) would send to the workers.
+func redisLayer(t *testing.T, url string) layer.Layer {
 	t.Helper()
 	l, err := redis.New(t.Context(), redis.Options{Hosts: []string{url}, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
@@ -43,6 +45,41 @@ func testLayer(t *testing.T, url string) layer.Layer {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+func natsLayer(t *testing.T, url string) layer.Layer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), startTimeout) // nats.New wants a deadline
+	defer cancel()
+	l, err := nats.New(ctx, nats.Options{URL: url, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// awaitReceiver sends one message until some process receives the channel:
+// NATS keeps nothing for a channel before its first Receive.
+func awaitReceiver(t *testing.T, l layer.Layer, reply string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	msg := layer.Message{"type": "thumbnail.make", "id": "probe", "reply_to": reply}
+	for {
+		err := l.Send(t.Context(), "thumbnails", msg)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoReceiver) || time.Now().After(deadline) {
+			t.Fatalf("probe: %v", err)
+		}
+		<-time.After(20 * time.Millisecond) // polling with a deadline
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), readTimeout)
+	defer cancel()
+	if _, err := l.Receive(ctx, reply); err != nil {
+		t.Fatalf("probe reply: %v", err)
+	}
 }
 
 // sendJobs sends n messages to "thumbnails", each asking for a reply on a
@@ -53,6 +90,12 @@ func sendJobs(t *testing.T, l layer.Layer, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sendJobsTo(t, l, reply, n)
+}
+
+// sendJobsTo sends n messages to "thumbnails" asking for replies on reply.
+func sendJobsTo(t *testing.T, l layer.Layer, reply string, n int) string {
+	t.Helper()
 	for i := range n {
 		msg := layer.Message{"type": "thumbnail.make", "id": fmt.Sprint(i), "reply_to": reply}
 		if err := l.Send(t.Context(), "thumbnails", msg); err != nil {
@@ -90,29 +133,49 @@ func collect(t *testing.T, l layer.Layer, reply string, n int) map[string]int {
 
 // TestWorker sends to a fixed channel from outside, as another process
 // would: one worker handles every message; two share them, each message
-// handled once.
+// handled once. On Redis the messages are sent before the worker runs
+// (Redis keeps them); NATS keeps nothing, so they are sent once it serves.
 func TestWorker(t *testing.T) {
-	url := startRedis(t)
-	l := testLayer(t, url)
-	cfg := workerConfig(t, url)
+	for _, backend := range []struct {
+		name     string
+		start    func(*testing.T) string
+		newLayer func(*testing.T, string) layer.Layer
+	}{{"redis", startRedis, redisLayer}, {"nats", startNATS, natsLayer}} {
+		t.Run(backend.name, func(t *testing.T) {
+			url := backend.start(t)
+			l := backend.newLayer(t, url)
+			cfg := workerConfig(t, url)
 
-	// Sent before any worker runs: Redis keeps them (within the expiry).
-	reply := sendJobs(t, l, 5)
-	w1 := startWorker(t, cfg) // no names: every routed channel
-	if got := collect(t, l, reply, 5); len(got) != 1 {
-		t.Fatalf("one worker: replies per worker %v", got)
-	}
+			var w1 *hub
+			var reply string
+			if backend.name == "redis" {
+				reply = sendJobs(t, l, 5)
+				w1 = startWorker(t, cfg) // no names: every routed channel
+			} else {
+				w1 = startWorker(t, cfg)
+				ch, err := l.NewChannel(t.Context(), "specific")
+				if err != nil {
+					t.Fatal(err)
+				}
+				awaitReceiver(t, l, ch)
+				reply = sendJobsTo(t, l, ch, 5)
+			}
+			if got := collect(t, l, reply, 5); len(got) != 1 {
+				t.Fatalf("one worker: replies per worker %v", got)
+			}
 
-	w2 := startWorker(t, cfg, "thumbnails")
-	const n = 40
-	got := collect(t, l, sendJobs(t, l, n), n)
-	if len(got) != 2 {
-		t.Errorf("two workers: replies per worker %v, want both to take a share", got)
-	}
-	for _, w := range []*hub{w1, w2} {
-		if code := w.Stop(); code != 0 {
-			t.Errorf("worker exit code %d after SIGTERM\n%s", code, w.Logs())
-		}
+			w2 := startWorker(t, cfg, "thumbnails")
+			const n = 40
+			got := collect(t, l, sendJobs(t, l, n), n)
+			if len(got) != 2 {
+				t.Errorf("two workers: replies per worker %v, want both to take a share", got)
+			}
+			for _, w := range []*hub{w1, w2} {
+				if code := w.Stop(); code != 0 {
+					t.Errorf("worker exit code %d after SIGTERM\n%s", code, w.Logs())
+				}
+			}
+		})
 	}
 }
 
