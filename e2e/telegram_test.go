@@ -81,3 +81,31 @@ routes:
 		t.Errorf("no clean stop in the log:\n%s", logs)
 	}
 }
+
+// TestTelegramBadToken checks that a token Telegram refuses stops the hub
+// with exit code 1 and an error that does not print the token.
+func TestTelegramBadToken(t *testing.T) {
+	const token = "777002:e2e-refused-token-never-printed"
+	fake := telegramtest.New(t)
+	fake.AddBot("777003:another-token", "other_bot")
+	t.Setenv("HUB_E2E_TELEGRAM_TOKEN", token)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, `
+listen: 127.0.0.1:0
+store: ./hub.db
+bots:
+  - {name: echo, platform: telegram, token: "${HUB_E2E_TELEGRAM_TOKEN}", api_url: "`+fake.URL()+`"}
+routes:
+  telegram:
+    - {bot: echo, consumer: echo}
+`)
+	h := startHub(t, path)
+	code := h.wait()
+	logs := h.Logs()
+	if code != 1 || !strings.Contains(logs, "telegram adapter") {
+		t.Errorf("exit code %d, want 1 with the adapter's error:\n%s", code, logs)
+	}
+	if strings.Contains(logs, "e2e-refused-token-never-printed") {
+		t.Errorf("the refused token is in the output:\n%s", logs)
+	}
+}

@@ -227,8 +227,9 @@ func (s *Server) startBackground() *background {
 		s.brokerRan = true
 		go func() {
 			err := s.broker.Run(bctx)
-			if bctx.Err() == nil {
-				bg.failed <- fmt.Errorf("server: embedded MQTT broker stopped: %v", err)
+			if bctx.Err() == nil { // on its own: Run reports it, once
+				bg.failed <- fmt.Errorf("server: embedded MQTT broker stopped: %w", orStopped(err))
+				err = nil
 			}
 			bg.brokerDone <- err
 		}()
@@ -239,11 +240,12 @@ func (s *Server) startBackground() *background {
 		bg.n++
 		go func() {
 			err := a.run(actx)
-			if err != nil {
-				err = fmt.Errorf("server: %s adapter: %w", a.name, err)
-			}
-			if actx.Err() == nil {
+			switch {
+			case actx.Err() == nil: // on its own: Run reports it, once
 				bg.failed <- fmt.Errorf("server: %s adapter stopped: %w", a.name, orStopped(err))
+				err = nil
+			case err != nil:
+				err = fmt.Errorf("server: %s adapter: %w", a.name, err)
 			}
 			bg.adapters <- err
 		}()
