@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
@@ -52,5 +54,32 @@ func TestChatAcrossProcesses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLayerPasswordNotPrinted runs the chat room on a Redis that wants a
+// password given through the environment: the room works and neither the
+// hub's output nor `hub routes` shows the password.
+func TestLayerPasswordNotPrinted(t *testing.T) {
+	const password = "e2e-redis-password-never-printed"
+	url := startRedisAuth(t, password)
+	t.Setenv("HUB_E2E_LAYER", url)
+	dir := t.TempDir()
+	h := startHub(t, layerChatConfig(t, dir, "{url: \"${HUB_E2E_LAYER}\", prefix: e2e, capacity: 50}"))
+	ada := dial(t, h.Addr, "lobby")
+	send(t, ada, "ada", "through a locked Redis")
+	expect(t, ada, msg{Message: "through a locked Redis", User: "ada", Room: "lobby"})
+	if code := h.Stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if strings.Contains(h.Logs(), password) || !strings.Contains(h.Logs(), "layer=redis://[redacted]@127.0.0.1") {
+		t.Errorf("hub log shows the password, or no redacted layer URL:\n%s", h.Logs())
+	}
+
+	// A wrong password: the hub refuses to start, and says so without it.
+	t.Setenv("HUB_E2E_LAYER", strings.Replace(url, password, "wrong-password-never-printed", 1))
+	_, stderr, code := runHub(t, dir, "run", "--config", filepath.Join(dir, "hub.yaml"))
+	if code != 1 || strings.Contains(stderr, "wrong-password-never-printed") || !strings.Contains(stderr, "server: layer:") {
+		t.Errorf("exit code %d, stderr:\n%s", code, stderr)
 	}
 }

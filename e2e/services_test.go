@@ -85,15 +85,29 @@ func service(t *testing.T, port int, ready func(net.Conn) bool, bin string, args
 // startRedis returns the URL of a fresh redis-server.
 func startRedis(t *testing.T) string {
 	t.Helper()
+	return startRedisAuth(t, "")
+}
+
+// startRedisAuth starts a redis-server that wants password (none if ""),
+// and returns its URL with the password in it.
+func startRedisAuth(t *testing.T, password string) string {
+	t.Helper()
 	bin := need(t, redisBinary)
 	port := freePort(t)
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
+		"--save", "", "--appendonly", "no", "--daemonize", "no"}
+	userinfo := ""
+	if password != "" {
+		args = append(args, "--requirepass", password)
+		userinfo = ":" + password + "@"
+	}
 	service(t, port, func(c net.Conn) bool {
 		c.Write([]byte("PING\r\n"))
 		line, err := bufio.NewReader(c).ReadString('\n')
-		return err == nil && line == "+PONG\r\n"
-	}, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	return fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+		// Without the password the server still answers, with NOAUTH.
+		return err == nil && (line == "+PONG\r\n" || strings.HasPrefix(line, "-NOAUTH"))
+	}, bin, args...)
+	return fmt.Sprintf("redis://%s127.0.0.1:%d/0", userinfo, port)
 }
 
 // startNATS returns the URL of a fresh nats-server.
