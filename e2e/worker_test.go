@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,10 +32,15 @@ routes:
 `)
 }
 
-// startWorker runs `hubplus worker` and waits until it serves.
-func startWorker(t *testing.T, path string, channels ...string) *hub {
+// startWorker runs `hubplus worker args…` and waits until it serves; with
+// --listen, until it logs the address (its Addr), just before.
+func startWorker(t *testing.T, path string, args ...string) *hub {
 	t.Helper()
-	return startProcess(t, plusBin, path, workerReadyRE, append([]string{"worker"}, channels...)...)
+	ready := workerReadyRE
+	if slices.Contains(args, "--listen") {
+		ready = listeningRE
+	}
+	return startProcess(t, plusBin, path, ready, append([]string{"worker"}, args...)...)
 }
 
 // redisLayer and natsLayer are layers of the test process itself, the way
@@ -164,11 +172,15 @@ func TestWorker(t *testing.T) {
 				t.Fatalf("one worker: replies per worker %v", got)
 			}
 
-			w2 := startWorker(t, cfg, "thumbnails")
+			w2 := startWorker(t, cfg, "thumbnails", "--listen", "127.0.0.1:0")
 			const n = 40
 			got := collect(t, l, sendJobs(t, l, n), n)
 			if len(got) != 2 {
 				t.Errorf("two workers: replies per worker %v, want both to take a share", got)
+			}
+			if m := metrics(t, w2.Addr); !strings.Contains(m, `hub_scopes_opened_total{protocol="channel"} 1`) ||
+				!strings.Contains(m, `hub_layer_info{backend="`+backend.name+`"} 1`) {
+				t.Errorf("worker /metrics:\n%s", m)
 			}
 			for _, w := range []*hub{w1, w2} {
 				if code := w.Stop(); code != 0 {
@@ -177,6 +189,18 @@ func TestWorker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metrics returns the /metrics page of the process at addr.
+func metrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 // TestWorkerRefuses checks the mistakes a worker command line can make.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -26,15 +28,25 @@ type Worker struct {
 	db       *store.DB
 	rt       *core.Runtime
 	channels []string
+	listen   string
 }
 
-// NewWorker builds a worker for channels, or for every routed channel when
-// channels is empty. Like New, it fails on config problems before it opens
-// anything.
-func NewWorker(cfg *config.Config, logger *slog.Logger, channels []string) (*Worker, error) {
+// WorkerOptions say what a worker serves.
+type WorkerOptions struct {
+	// Channels are the channel names to serve; empty: every routed channel.
+	Channels []string
+	// Listen, if set, serves /metrics and /healthz there (the worker's own
+	// address: the config's listen belongs to `hub run`).
+	Listen string
+}
+
+// NewWorker builds a worker. Like New, it fails on config problems before
+// it opens anything.
+func NewWorker(cfg *config.Config, logger *slog.Logger, opts WorkerOptions) (*Worker, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	channels := opts.Channels
 	router, routed, err := channelApp(cfg)
 	if err != nil {
 		return nil, err
@@ -55,7 +67,7 @@ func NewWorker(cfg *config.Config, logger *slog.Logger, channels []string) (*Wor
 		// could ever send to it.
 		return nil, cfg.Errorf("layer", "a worker needs a layer other processes reach (redis:// or nats://), not %s", b)
 	}
-	w := &Worker{cfg: cfg, log: logger, channels: channels}
+	w := &Worker{cfg: cfg, log: logger, channels: channels, listen: opts.Listen}
 	if w.layer, err = NewLayer(context.Background(), cfg, logger); err != nil {
 		return nil, err
 	}
@@ -97,8 +109,14 @@ func (w *Worker) Channels() []string { return slices.Clone(w.channels) }
 // Run serves the channels until ctx ends, then closes the layer and the
 // store.
 func (w *Worker) Run(ctx context.Context) error {
+	stopHTTP, err := w.serveMetrics()
+	if err != nil {
+		w.Close()
+		return err
+	}
 	w.log.Info("worker ready", "channels", strings.Join(w.channels, ","), "layer", w.cfg.Layer.String(), "store", w.cfg.Store)
-	err := core.RunWorker(ctx, w.rt, w.channels...)
+	err = core.RunWorker(ctx, w.rt, w.channels...)
+	stopHTTP()
 	if cerr := w.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
@@ -106,6 +124,34 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.Info("stopped")
 	}
 	return err
+}
+
+// serveMetrics serves /metrics and /healthz on the Listen address, if any,
+// until the returned func is called.
+func (w *Worker) serveMetrics() (stop func(), err error) {
+	if w.listen == "" {
+		return func() {}, nil
+	}
+	r := newRegistry()
+	r.runtime("channel", w.rt.Metrics)
+	r.consumers()
+	r.store(w.db)
+	r.layer(w.cfg.Layer.Backend(), w.layer)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", r.handler(w.log))
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprintln(rw, "ok") })
+	ln, err := net.Listen("tcp", w.listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: worker listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	go srv.Serve(ln)
+	w.log.Info("listening", "addr", ln.Addr().String(), "serves", "/metrics /healthz")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
 }
 
 // Close releases the layer and the store, for a worker that never ran.

@@ -15,7 +15,7 @@ import (
 )
 
 func workerCommand() *cobra.Command {
-	var path string
+	var path, listen string
 	cmd := &cobra.Command{
 		Use:   "worker [CHANNEL...]",
 		Short: "Serve fixed layer channels (routes.channel) until SIGINT or SIGTERM",
@@ -30,19 +30,20 @@ func workerCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return work(ctx, stop, cfg, channels, cmd.ErrOrStderr())
+			return work(ctx, stop, cfg, server.WorkerOptions{Channels: channels, Listen: listen}, cmd.ErrOrStderr())
 		},
 	}
 	configFlag(cmd, &path)
+	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics and /healthz on this address (host:port), off by default")
 	return cmd
 }
 
 // work runs a worker until ctx ends; stop restores default signal handling
 // once it has, as in serve.
-func work(ctx context.Context, stop func(), cfg *config.Config, channels []string, logs io.Writer) error {
+func work(ctx context.Context, stop func(), cfg *config.Config, opts server.WorkerOptions, logs io.Writer) error {
 	logger := newLogger(cfg.Log, logs)
 	slog.SetDefault(logger)
-	w, err := server.NewWorker(cfg, logger, channels)
+	w, err := server.NewWorker(cfg, logger, opts)
 	if err != nil {
 		return failed(err)
 	}
