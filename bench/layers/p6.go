@@ -37,6 +37,7 @@ func p6Main(args []string) error {
 	rounds := fs.Int("rounds", 200, "group sends in the rounds phase (one in flight)")
 	window := fs.Int("window", 50, "throughput phase: group sends in flight (sent, not yet received by every member); below the capacity of 100")
 	size := fs.Int("size", 100, "bytes of text in each message")
+	senders := fs.Int("senders", 1, "throughput phase: concurrent senders (goroutines / asyncio tasks) sharing the window; 1 is a plain group_send loop")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the hub side to this file (of its last pass)")
 	passes := fs.Int("passes", 2, "passes; the first runs the hub first, the second channels_redis first, and so on")
 	limit := fs.Duration("timeout", 110*time.Second, "bound on the whole run")
@@ -57,8 +58,8 @@ func p6Main(args []string) error {
 	fmt.Printf("layers p6: %s, %s, GOMAXPROCS=%d, NumCPU=%d (both sides and redis-server share them); load average %s\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadAvg())
 	fmt.Printf("one redis-server; group of %d process-local channels of a receiving layer, sent to from a second layer in the same process; message {type, seq, ts, text: %d B};\n"+
-		"throughput: %d group sends, %d in flight; rounds: %d group sends, 1 in flight; channels_redis on %s; %d passes, alternating which side goes first\n\n",
-		*members, *size, *count, *window, *rounds, pythonBinary, *passes)
+		"throughput: %d group sends, %d in flight, %d sender(s); rounds: %d group sends, 1 in flight; channels_redis on %s; %d passes, alternating which side goes first\n\n",
+		*members, *size, *count, *window, *senders, *rounds, pythonBinary, *passes)
 
 	type pair struct{ hub, py p6Result }
 	pairs := make([]pair, *passes)
@@ -74,11 +75,11 @@ func p6Main(args []string) error {
 			var err error
 			if side == "hub" {
 				stop := startProfile(*cpuProfile)
-				r, err = p6Go(ctx, url, rd, pass, *members, *count, *rounds, *window, *size)
+				r, err = p6Go(ctx, url, rd, pass, *members, *count, *rounds, *window, *senders, *size)
 				stop()
 				pairs[pass].hub = r
 			} else {
-				r, err = p6Py(ctx, url, rd, pass, *members, *count, *rounds, *window, *size)
+				r, err = p6Py(ctx, url, rd, pass, *members, *count, *rounds, *window, *senders, *size)
 				pairs[pass].py = r
 			}
 			if err != nil {
@@ -136,7 +137,7 @@ func (p p6Phase) perSend(d time.Duration) float64 {
 }
 
 // p6Py runs the channels_redis side.
-func p6Py(ctx context.Context, url string, rd *broker, pass, members, count, rounds, window, size int) (p6Result, error) {
+func p6Py(ctx context.Context, url string, rd *broker, pass, members, count, rounds, window, senders, size int) (p6Result, error) {
 	var r p6Result
 	dir, err := os.MkdirTemp("", "bench-layers-p6-")
 	if err != nil {
@@ -150,7 +151,7 @@ func p6Py(ctx context.Context, url string, rd *broker, pass, members, count, rou
 	// The script times its own phases; redis-server's CPU is taken over the
 	// whole script here and split between the phases by message count below.
 	cmd := exec.CommandContext(ctx, pythonBinary, script, url, fmt.Sprintf("p6py%d_%d", os.Getpid(), pass),
-		strconv.Itoa(members), strconv.Itoa(count), strconv.Itoa(rounds), strconv.Itoa(window), strconv.Itoa(size))
+		strconv.Itoa(members), strconv.Itoa(count), strconv.Itoa(rounds), strconv.Itoa(window), strconv.Itoa(size), strconv.Itoa(senders))
 	cmd.Stderr = os.Stderr
 	rcpu0 := cpuTime(rd.pid())
 	out, err := cmd.Output()
@@ -170,7 +171,7 @@ func p6Py(ctx context.Context, url string, rd *broker, pass, members, count, rou
 }
 
 // p6Go runs the hub side: the same shape as the Python script.
-func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rounds, window, size int) (p6Result, error) {
+func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rounds, inflight, senders, size int) (p6Result, error) {
 	r := p6Result{Impl: "hub"}
 	opts := redis.Options{Hosts: []string{url}, Prefix: fmt.Sprintf("p6go%d_%d", os.Getpid(), pass)}
 	// Two layers, as two processes would have: the sender's and the
@@ -198,10 +199,13 @@ func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rou
 
 	total := 1 + count + rounds
 	counts := make([]atomic.Int32, total)
-	complete := make(chan struct{}, total)
-	var last atomic.Int64
+	// window holds a token per group send not yet received by every member:
+	// a sender puts one in before sending, the member completing it takes
+	// one out.
+	var window chan struct{}
+	var completed, last atomic.Int64
 	lat := make([][]time.Duration, members) // current phase
-	var phaseMu sync.Mutex                  // held by receivers per message; the sender takes it to switch phases
+	var phaseMu sync.Mutex                  // held by receivers per message; run takes it to switch phases
 	rctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	errs := make([]error, members)
@@ -224,10 +228,12 @@ func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rou
 				}
 				phaseMu.Lock()
 				lat[i] = append(lat[i], now.Sub(time.Unix(0, ts)))
+				w := window
 				phaseMu.Unlock()
 				if counts[seq].Add(1) == int32(members) {
 					last.Store(now.UnixNano())
-					complete <- struct{}{}
+					completed.Add(1)
+					<-w
 				}
 			}
 		})
@@ -235,43 +241,64 @@ func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rou
 	defer func() { stop(); wg.Wait() }()
 
 	pad := strings.Repeat("x", size)
-	seq, completed := 0, 0
-	await := func(inflight int) error {
-		for seq-completed > inflight {
-			select {
-			case <-complete:
-				completed++
-			case <-time.After(10 * time.Second):
-				for _, err := range errs {
-					if err != nil {
-						return err
-					}
-				}
-				return fmt.Errorf("group send %d not received by every member after 10 s", completed)
+	var next atomic.Int64 // the next sequence number
+	stuck := func() error {
+		for _, err := range errs {
+			if err != nil {
+				return err
 			}
 		}
-		return nil
+		return fmt.Errorf("group sends not received by every member after 10 s (%d complete)", completed.Load())
 	}
-	run := func(n, window int) (p6Phase, error) {
+	// run sends n messages from senders goroutines, at most inflight
+	// incomplete at a time, and waits until every member has them all.
+	run := func(n, inflight, senders int) (p6Phase, error) {
 		phaseMu.Lock()
 		for i := range lat {
 			lat[i] = lat[i][:0]
 		}
+		window = make(chan struct{}, inflight)
+		w := window
 		phaseMu.Unlock()
+		end := next.Load() + int64(n)
 		start := time.Now()
 		cpu0, rcpu0 := cpuTime(os.Getpid()), cpuTime(rd.pid())
-		for range n {
-			if err := await(window - 1); err != nil {
-				return p6Phase{}, err
-			}
-			msg := layer.Message{"type": "bench.message", "seq": seq, "ts": time.Now().UnixNano(), "text": pad}
-			if err := sender.GroupSend(ctx, group, msg); err != nil {
-				return p6Phase{}, err
-			}
-			seq++
+		sendErrs := make([]error, senders)
+		var sg sync.WaitGroup
+		for k := range senders {
+			sg.Go(func() {
+				for {
+					seq := next.Add(1) - 1
+					if seq >= end {
+						return
+					}
+					select {
+					case w <- struct{}{}:
+					case <-time.After(10 * time.Second):
+						sendErrs[k] = stuck()
+						return
+					}
+					msg := layer.Message{"type": "bench.message", "seq": seq, "ts": time.Now().UnixNano(), "text": pad}
+					if err := sender.GroupSend(ctx, group, msg); err != nil {
+						sendErrs[k] = err
+						return
+					}
+				}
+			})
 		}
-		if err := await(0); err != nil {
-			return p6Phase{}, err
+		sg.Wait()
+		next.Store(end)
+		for _, err := range sendErrs {
+			if err != nil {
+				return p6Phase{}, err
+			}
+		}
+		for range inflight { // every token back: every send complete
+			select {
+			case w <- struct{}{}:
+			case <-time.After(10 * time.Second):
+				return p6Phase{}, stuck()
+			}
 		}
 		p := p6Phase{Messages: n, Elapsed: time.Unix(0, last.Load()).Sub(start),
 			CPU: cpuTime(os.Getpid()) - cpu0, RedisCPU: cpuTime(rd.pid()) - rcpu0}
@@ -285,13 +312,13 @@ func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rou
 		p.Deliveries, p.P50, p.P99, p.Max = d.n, d.p50, d.p99, d.max
 		return p, nil
 	}
-	if _, err := run(1, 1); err != nil { // warm-up, as the Python side
+	if _, err := run(1, 1, 1); err != nil { // warm-up, as the Python side
 		return r, err
 	}
-	if r.Throughput, err = run(count, window); err != nil {
+	if r.Throughput, err = run(count, inflight, senders); err != nil {
 		return r, err
 	}
-	if r.Rounds, err = run(rounds, 1); err != nil {
+	if r.Rounds, err = run(rounds, 1, 1); err != nil {
 		return r, err
 	}
 	return r, sender.Flush(ctx)

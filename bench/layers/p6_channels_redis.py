@@ -2,7 +2,7 @@
 side of bench/layers (p6.go). Run by `go run ./bench/layers p6` with
 /usr/bin/python3 (Debian's python3-channels-redis); prints one JSON object.
 
-    python3 p6_channels_redis.py URL PREFIX MEMBERS COUNT ROUNDS WINDOW SIZE
+    python3 p6_channels_redis.py URL PREFIX MEMBERS COUNT ROUNDS WINDOW SIZE SENDERS
 """
 import asyncio
 import json
@@ -20,7 +20,7 @@ def dist(samples):
 
 async def main():
     url, prefix = sys.argv[1], sys.argv[2]
-    members, count, rounds, window, size = map(int, sys.argv[3:8])
+    members, count, rounds, window, size, senders = map(int, sys.argv[3:9])
     # Two layers, as two processes would have: the sender's and the receivers'.
     sender = RedisChannelLayer(hosts=[url], prefix=prefix)
     receiver = RedisChannelLayer(hosts=[url], prefix=prefix)
@@ -32,8 +32,10 @@ async def main():
     total = 1 + count + rounds  # one warm-up message
     counts = [0] * total
     lat = []  # latencies of the current phase
-    state = {"completed": 0, "last": 0}
-    progress = asyncio.Condition()
+    # state["window"] holds a token per group send not yet received by every
+    # member: a sender takes one before sending, the member completing it
+    # gives it back.
+    state = {"last": 0, "window": None}
 
     async def receive(ch):
         while True:
@@ -44,33 +46,38 @@ async def main():
             counts[seq] += 1
             if counts[seq] == members:
                 state["last"] = now
-                async with progress:
-                    state["completed"] += 1
-                    progress.notify_all()
+                state["window"].release()
 
     tasks = [asyncio.create_task(receive(ch)) for ch in channels]
     pad = "x" * size
-    seq = 0
+    nxt = 0
 
-    async def run(n, window):
-        nonlocal seq
+    async def run(n, inflight, nsenders):
+        nonlocal nxt
         lat.clear()
+        window = state["window"] = asyncio.Semaphore(inflight)
+        end = nxt + n
         start = time.time_ns()
         cpu0 = time.process_time()
-        for _ in range(n):
-            async with progress:
-                await asyncio.wait_for(progress.wait_for(lambda: seq - state["completed"] < window), 10)
-            await sender.group_send(group, {"type": "bench.message", "seq": seq, "ts": time.time_ns(), "text": pad})
-            seq += 1
-        async with progress:
-            await asyncio.wait_for(progress.wait_for(lambda: seq == state["completed"]), 10)
+
+        async def send():
+            nonlocal nxt
+            while nxt < end:
+                seq = nxt
+                nxt += 1
+                await asyncio.wait_for(window.acquire(), 10)
+                await sender.group_send(group, {"type": "bench.message", "seq": seq, "ts": time.time_ns(), "text": pad})
+
+        await asyncio.gather(*(send() for _ in range(nsenders)))
+        for _ in range(inflight):  # every token back: every send complete
+            await asyncio.wait_for(window.acquire(), 10)
         cpu = time.process_time() - cpu0
         return {"messages": n, "deliveries": len(lat), "elapsed_ns": state["last"] - start,
                 "cpu_ns": int(cpu * 1e9), **dist(list(lat))}
 
-    await run(1, 1)  # warm-up: connections and the receive loop
-    tput = await run(count, window)
-    rnd = await run(rounds, 1)
+    await run(1, 1, 1)  # warm-up: connections and the receive loop
+    tput = await run(count, window, senders)
+    rnd = await run(rounds, 1, 1)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
