@@ -110,7 +110,8 @@ func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Inst
 	ictx, cancel := context.WithCancelCause(ctx)
 	scope.Layer = r.Layer
 	scope.groups = new(groupSet)
-	if r.Layer != nil && scope.Channel == "" { // workers come with a fixed channel
+	own := r.Layer != nil && scope.Channel == "" // workers come with a fixed channel
+	if own {
 		name, err := r.Layer.NewChannel(ictx, "specific")
 		if err != nil {
 			cancel(err)
@@ -126,8 +127,10 @@ func (r *Runtime) Start(ctx context.Context, scope *Scope, send SendFunc) (*Inst
 	if t, ok := r.Store.(ScopeTracker); ok {
 		t.ScopeOpened(scope.Key, scope.Type)
 	}
-	// Watch before run starts, so run's cleanup always sees the watch.
-	if w, ok := r.Layer.(layer.Watcher); ok {
+	// Watch before run starts, so run's cleanup always sees the watch. Only
+	// the channels NewChannel made are local to this process; a fixed
+	// worker channel may be fed from anywhere, so it is read with Receive.
+	if w, ok := r.Layer.(layer.Watcher); ok && own {
 		in.watcher = w
 		in.stopWatch = w.Watch(scope.Channel, in.kick)
 	} else if r.Layer != nil {

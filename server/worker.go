@@ -77,7 +77,7 @@ func NewWorker(cfg *config.Config, logger *slog.Logger, opts WorkerOptions) (*Wo
 	}
 	w.rt = &core.Runtime{
 		App:       router,
-		Layer:     receiveOnly{w.layer},
+		Layer:     w.layer,
 		Store:     w.db,
 		InboxSize: cfg.Inbox.Size,
 		Policy:    cfg.Inbox.Policy,
@@ -165,11 +165,3 @@ func (w *Worker) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// receiveOnly hides a layer's layer.Watcher from the worker's runtime.
-// core.Runtime.Start watches an instance's channel whenever the layer is a
-// Watcher, but the Redis and NATS layers kick only for process-local
-// channels, so a worker's fixed channel would never be read. Without the
-// Watcher the runtime reads it with Receive, as a worker must. (To drop once
-// core falls back to Receive for fixed channel names.)
-type receiveOnly struct{ layer.Layer }

@@ -140,7 +140,7 @@ type Stats struct {
 }
 
 // Watcher is implemented by layers that can say when a channel of this
-// process has a message. The runtime uses it so that an idle instance costs
+// process (one that NewChannel returned) has a message. The runtime uses it so that an idle instance costs
 // no goroutine parked in Receive: it drains the channel only when kicked.
 // Layers without it are read through Receive by one goroutine per instance.
 type Watcher interface {
