@@ -101,7 +101,7 @@ func TestPartialKeepsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Inbox.Size != 64 || c.Inbox.Policy != core.CloseScope || len(c.Routes.WebSocket) != 1 || c.Store != "./hub.db" {
+	if c.Inbox.Size != core.DefaultInboxSize || c.Inbox.Policy != core.CloseScope || len(c.Routes.WebSocket) != 1 || c.Store != "./hub.db" {
 		t.Errorf("defaults not kept: %+v", c)
 	}
 	if _, err := parse("hub.yaml", nil, env(nil)); err != nil {

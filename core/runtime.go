@@ -52,7 +52,7 @@ func ParseInboxPolicy(s string) (InboxPolicy, error) {
 }
 
 // DefaultInboxSize is an instance's inbox capacity unless configured.
-const DefaultInboxSize = 64
+const DefaultInboxSize = 16
 
 // ErrInboxFull ends a scope whose inbox overflowed under the CloseScope policy.
 var ErrInboxFull = errors.New("core: inbox full")

@@ -11,6 +11,7 @@ import (
 	_ "github.com/hubhq/hub/plugins/alerts"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 	_ "github.com/hubhq/hub/plugins/echo"
+	_ "github.com/hubhq/hub/plugins/exec"
 )
 
 func main() { os.Exit(cli.Main()) }
