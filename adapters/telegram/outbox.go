@@ -153,17 +153,23 @@ func (s *courier) run(chat int64, q *chatQueue) {
 // returns false when the courier is stopping.
 func (s *courier) attempt(q *chatQueue, j *job) bool {
 	result, err := s.b.send(s.ctx, j.act)
+	if err == nil {
+		// The consumer goes on at once; recording the answer only has to
+		// precede this chat's next call. (Either way a crash before it is
+		// committed makes the call again: the documented window.) It is
+		// recorded even when the sender is stopping, or a clean shutdown
+		// would make the call again at the next start.
+		j.release(result, nil)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), sendTimeout)
+		s.record("done", j.id, s.a.outbox.OutboxDone(ctx, j.id, result))
+		cancel()
+		s.finish(q, j, result, nil)
+		return true
+	}
 	if s.ctx.Err() != nil {
 		return false
 	}
 	switch {
-	case err == nil:
-		// The consumer goes on at once; recording the answer only has to
-		// precede this chat's next call. (Either way a crash before it is
-		// committed makes the call again: the documented window.)
-		j.release(result, nil)
-		s.record("done", j.id, s.a.outbox.OutboxDone(s.ctx, j.id, result))
-		s.finish(q, j, result, nil)
 	case !errors.Is(err, ErrRateLimited) && !transient(err):
 		s.record("failure", j.id, s.a.outbox.OutboxFail(s.ctx, j.id, err.Error()))
 		s.finish(q, j, "", err)

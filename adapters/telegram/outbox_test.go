@@ -139,3 +139,33 @@ func TestHeldChatKeepsItsOrderAndFailsFast(t *testing.T) {
 	}
 	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
 }
+
+func TestCleanRestartWithOutboxRepeatsNothing(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	db := openStore(t)
+	opts := telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db}
+
+	first := startHub(t, echoApp(), db, opts)
+	tg.PushMessage(42, "ada", "/name Ada")
+	tg.PushMessage(42, "ada", "one")
+	tg.WaitSent(t, 42, 3)
+	first.shutdown(t)
+	if err := db.Flush(t.Context()); err != nil { // the journal's handled marks are fire-and-forget
+		t.Fatal(err)
+	}
+	if p, _ := db.InboundPending(t.Context(), telegram.Platform, "echo"); len(p) != 0 {
+		t.Fatalf("a clean shutdown left %d updates in the journal", len(p))
+	}
+	if p := pending(t, db, "echo"); len(p) != 0 {
+		t.Fatalf("a clean shutdown left %d calls in the outbox", len(p))
+	}
+
+	tg.PushMessage(42, "ada", "while down")
+	startHub(t, echoApp(), db, opts)
+	assertTexts(t, tg.WaitSent(t, 42, 5), "[Welcome Anonymous!]", "[set your username to Ada]", "Ada: You said: one",
+		"[Welcome Ada!]", "Ada: You said: while down")
+	if n := len(tg.Requests("sendMessage")); n != 5 {
+		t.Fatalf("%d sendMessage calls, want 5", n)
+	}
+}
