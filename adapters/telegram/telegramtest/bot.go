@@ -322,8 +322,7 @@ func (b *Bot) call(r *http.Request, method string, p params) (any, *apiError) {
 		return nil, err
 	}
 	if name == "getupdates" {
-		b.s.mu.Unlock()
-		return b.getUpdates(r.Context(), p)
+		return b.getUpdates(r.Context(), p) // it unlocks
 	}
 	defer b.s.mu.Unlock()
 	return h(b, p, now)
@@ -354,7 +353,8 @@ func (b *Bot) injected(method string, chatID int64, now time.Time) *apiError {
 }
 
 // getUpdates long-polls: it forgets updates the offset confirms and waits
-// up to timeout seconds for one to arrive.
+// up to timeout seconds for one to arrive. It is called with s.mu held and
+// releases it.
 func (b *Bot) getUpdates(ctx context.Context, p params) (any, *apiError) {
 	offset, _ := strconv.ParseInt(p["offset"], 10, 64)
 	limit, _ := strconv.Atoi(p["limit"])
@@ -364,10 +364,14 @@ func (b *Bot) getUpdates(ctx context.Context, p params) (any, *apiError) {
 	timeout, _ := strconv.Atoi(p["timeout"])
 	deadline := time.NewTimer(time.Duration(timeout) * time.Second)
 	defer deadline.Stop()
-	b.s.mu.Lock()
 	b.polls++
 	poll := b.polls
 	b.s.notify() // wakes an older poll, which then ends
+	if b.pollConflict(poll) == nil {
+		// Confirm in the same moment the request is recorded, so a test
+		// that saw the request also sees its offset confirmed.
+		b.confirm(offset)
+	}
 	b.s.mu.Unlock()
 	for {
 		b.s.mu.Lock()
