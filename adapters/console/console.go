@@ -72,9 +72,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	// A read from a terminal cannot be interrupted: the reader may outlive
 	// Run by one line when ctx ends first, and then exits.
 	go func() { readErr <- a.read(ctx, lines) }()
-	err = a.converse(ctx, inst, lines)
-	if err == nil {
-		err = <-readErr
+	ended, err := a.converse(ctx, inst, lines)
+	if ended {
+		err = <-readErr // the reader has returned: why did the input end?
 	}
 	a.stop(inst)
 	if err == nil {
@@ -100,27 +100,28 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string) error {
 	return nil
 }
 
-// converse delivers lines until the input ends or the consumer stops.
-func (a *Adapter) converse(ctx context.Context, inst *core.Instance, lines <-chan string) error {
+// converse delivers lines until the input ends (ended is then true) or
+// the consumer or ctx stops it.
+func (a *Adapter) converse(ctx context.Context, inst *core.Instance, lines <-chan string) (ended bool, err error) {
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				return nil
+				return true, nil
 			}
 			if strings.TrimSpace(line) == "" {
 				continue
 			}
 			if err := inst.Deliver(ctx, a.message(line)); err != nil {
 				if errors.Is(err, core.ErrScopeClosed) || ctx.Err() != nil {
-					return nil // the consumer ended the conversation, or we are stopping
+					return false, nil // the consumer ended the conversation, or we are stopping
 				}
-				return fmt.Errorf("console: %w", err)
+				return false, fmt.Errorf("console: %w", err)
 			}
 		case <-inst.Done():
-			return nil
+			return false, nil
 		case <-ctx.Done():
-			return nil
+			return false, nil
 		}
 	}
 }
