@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
+	"strings"
 	"time"
 )
 
@@ -99,16 +99,14 @@ func (o Options) CapacityFor(channel string) int {
 	return o.Capacity
 }
 
-var (
-	channelName = regexp.MustCompile(`^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$`)
-	groupName   = regexp.MustCompile(`^[a-zA-Z\d\-_.]+$`)
-)
-
-// ValidChannelName reports whether name follows Channels' channel name rule:
-// ASCII letters, digits, '-', '_', '.', optionally followed by '!' and a
-// process-local part, shorter than 100 characters.
+// ValidChannelName reports whether name follows Channels' channel name rule
+// (^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$, shorter than 100 characters): ASCII
+// letters, digits, '-', '_', '.', optionally followed by '!' and a
+// process-local part. It runs on every layer call, so it is a byte loop,
+// not a regexp.
 func ValidChannelName(name string) error {
-	if len(name) >= MaxNameLength || !channelName.MatchString(name) {
+	head, tail, bang := strings.Cut(name, "!")
+	if len(name) >= MaxNameLength || !nameChars(head, false) || (bang && !nameChars(tail, true)) {
 		return fmt.Errorf("%w: channel %q (letters, digits, -_. and one optional '!', under %d characters)", ErrInvalidName, name, MaxNameLength)
 	}
 	return nil
@@ -117,10 +115,25 @@ func ValidChannelName(name string) error {
 // ValidGroupName reports whether name follows Channels' group name rule:
 // ASCII letters, digits, '-', '_', '.', shorter than 100 characters.
 func ValidGroupName(name string) error {
-	if len(name) >= MaxNameLength || !groupName.MatchString(name) {
+	if len(name) >= MaxNameLength || !nameChars(name, false) {
 		return fmt.Errorf("%w: group %q (letters, digits, -_. only, under %d characters)", ErrInvalidName, name, MaxNameLength)
 	}
 	return nil
+}
+
+// nameChars reports whether s is made of name characters only; empty is
+// allowed only where the rule says so (the part after '!').
+func nameChars(s string, emptyOK bool) bool {
+	if s == "" {
+		return emptyOK
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidMessage checks that msg has a string "type".

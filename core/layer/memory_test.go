@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,27 @@ func BenchmarkMemorySendReceive(b *testing.B) {
 		ch := fmt.Sprintf("c%d", i%64)
 		m.Send(ctx, ch, msg)
 		m.Receive(ctx, ch)
+	}
+}
+
+// TestNamesMatchChannelsRegexp checks the byte-loop name rules against the
+// regular expressions Channels uses, over names built from every interesting
+// character.
+func TestNamesMatchChannelsRegexp(t *testing.T) {
+	channelRE := regexp.MustCompile(`^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$`)
+	groupRE := regexp.MustCompile(`^[a-zA-Z\d\-_.]+$`)
+	alphabet := []string{"", "a", "Z", "0", "-", "_", ".", "!", " ", "é", "/", ":"}
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			for _, c := range alphabet {
+				name := a + b + c
+				if got, want := ValidChannelName(name) == nil, channelRE.MatchString(name); got != want {
+					t.Errorf("channel %q: valid=%v, Channels says %v", name, got, want)
+				}
+				if got, want := ValidGroupName(name) == nil, groupRE.MatchString(name); got != want {
+					t.Errorf("group %q: valid=%v, Channels says %v", name, got, want)
+				}
+			}
+		}
 	}
 }
