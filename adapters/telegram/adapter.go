@@ -100,6 +100,7 @@ type botRunner struct {
 	poll     *http.Client // receives, in polling mode
 	limit    *limiter
 	username string   // set by Run from getMe
+	id       int64    // the bot's Telegram id, set by Run from getMe
 	out      *courier // makes the outbox's calls, with an Outbox; set by Run
 }
 
@@ -201,7 +202,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("telegram: bot %q: getMe: %w", b.cfg.Name, redact(err, b.cfg.Token))
 		}
-		b.username = me.Username
+		b.username, b.id = me.Username, me.ID
 	}
 	scopeCtx, cancelScopes := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelScopes()

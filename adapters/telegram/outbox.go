@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -244,6 +245,11 @@ func (a *Adapter) performDurably(ctx context.Context, b *botRunner, scopeKey, ki
 	payload, err := json.Marshal(act)
 	if err != nil {
 		return "", err
+	}
+	if dedupe != "" {
+		// Update ids are per Telegram bot: if the token under this name
+		// changes to another bot, its ids must not meet the old one's keys.
+		dedupe = strconv.FormatInt(b.id, 10) + ":" + dedupe
 	}
 	id, err := a.outbox.OutboxAdd(ctx, store.OutboxEntry{
 		Platform: Platform, Bot: b.cfg.Name, Scope: scopeKey, Kind: kind, Payload: payload, Dedupe: dedupe,

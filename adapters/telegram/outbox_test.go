@@ -96,7 +96,7 @@ func TestJournaledUpdateIsHandledOnceAcrossARestart(t *testing.T) {
 	if err := db.InboundAdd(t.Context(), telegram.Platform, "echo", journal, "telegram:echo:offset", itoa(id2+1)); err != nil {
 		t.Fatal(err)
 	}
-	first, err := db.OutboxAdd(t.Context(), outboxEntry(t, 42, "You said: handled", fmt.Sprint(id1, ":0")))
+	first, err := db.OutboxAdd(t.Context(), outboxEntry(t, 42, "You said: handled", fmt.Sprint(tg.ID, ":", id1, ":0")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,8 @@ func (tr *tracker) current() int64 {
 }
 
 // nextKey is the dedupe key of the application's next action: "<update>:<n>"
-// for its n-th action while handling an update, "" outside one.
+// for its n-th action while handling an update, "" outside one. (The
+// outbox prefixes the bot's Telegram id.)
 func (tr *tracker) nextKey() string {
 	if tr == nil {
 		return ""
