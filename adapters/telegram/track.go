@@ -50,6 +50,7 @@ func (tr *tracker) current() int64 {
 
 // nextKey is the dedupe key of the application's next action: "<update>:<n>"
 // for its n-th action while handling an update, "" outside one. (The
+// outbox prefixes the bot's Telegram id.) (The
 // outbox prefixes the bot's Telegram id.)
 func (tr *tracker) nextKey() string {
 	if tr == nil {
