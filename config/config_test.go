@@ -146,7 +146,6 @@ func TestBroken(t *testing.T) {
 			[]string{`hub.yaml:4: routes.websocket[1].path: "/a/" is already used by routes.websocket[0]`}},
 		{"unknown handler", "routes:\n  http:\n    - path: /\n      handler: chatrom\n", []string{`hub.yaml:4: routes.http[0].handler: unknown page handler "chatrom"`}},
 		{"builtin path", "routes:\n  http:\n    - {path: /metrics, handler: chatroom}\n", []string{`hub.yaml:3: routes.http[0].path: /metrics is served by the hub itself`}},
-		{"bot missing token", "bots:\n  - name: b\n    platform: telegram\n", []string{`hub.yaml:2: bots[0]: token is required`}},
 		{"bot bad platform", "bots:\n  - name: b\n    platform: icq\n    token: x\n", []string{`hub.yaml:3: bots[0].platform: unknown platform "icq"`}},
 		{"duplicate bot", "bots:\n  - {name: b, platform: telegram, token: x}\n  - {name: b, platform: discord, token: y}\n", []string{`hub.yaml:3: bots[1].name: "b" is already used by bots[0]`}},
 		{"route to unknown bot", "routes:\n  telegram:\n    - bot: nope\n      consumer: echo\n", []string{`hub.yaml:3: routes.telegram[0].bot: no bot named "nope"`}},

@@ -235,8 +235,8 @@ func (v *validator) bots() {
 		if v.required(p, "platform", b.Platform) && b.Platform != "telegram" && b.Platform != "discord" {
 			v.errorf(p+".platform", "unknown platform %q (want telegram or discord)", b.Platform)
 		}
-		// Never echo the token: only say that it is missing.
-		v.required(p, "token", b.Token.Value())
+		// A bot without token: uses the one `hub token add` stored under
+		// its name; the server reports it at this line if there is none.
 		if b.APIURL != "" && !validURL(b.APIURL) {
 			v.errorf(p+".api_url", "want a URL such as https://api.telegram.org, got %q", RedactURL(b.APIURL))
 		}

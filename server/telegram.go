@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/plugins"
+	"github.com/hubhq/hub/store"
 )
 
 // botRouter picks a chat scope's consumer by the bot it came through
@@ -62,7 +64,7 @@ func chatApp(cfg *config.Config, platform string, routes []config.ChatRoute) (bo
 // a route, and mounts the webhooks of those in webhook mode.
 func (s *Server) startTelegram(app botRouter, mux *http.ServeMux) error {
 	var bots []telegram.BotConfig
-	for _, b := range s.cfg.Bots {
+	for i, b := range s.cfg.Bots {
 		if b.Platform != telegram.Platform {
 			continue
 		}
@@ -70,9 +72,13 @@ func (s *Server) startTelegram(app botRouter, mux *http.ServeMux) error {
 			s.log.Warn("bot has no route; not started", "bot", b.Name)
 			continue
 		}
+		token, err := s.botToken(i, b)
+		if err != nil {
+			return err
+		}
 		bots = append(bots, telegram.BotConfig{
 			Name:          b.Name,
-			Token:         telegram.Token(b.Token.Value()),
+			Token:         telegram.Token(token),
 			APIURL:        b.APIURL,
 			Mode:          b.Mode,
 			WebhookURL:    b.WebhookURL,
@@ -105,4 +111,23 @@ func (s *Server) startTelegram(app botRouter, mux *http.ServeMux) error {
 	}
 	s.adapters = append(s.adapters, adapter{telegram.Platform, a.Run})
 	return nil
+}
+
+// botToken is the bot's token from the config, else the one `hub token add`
+// stored under the bot's name. Neither error names the token itself.
+func (s *Server) botToken(i int, b config.Bot) (string, error) {
+	if tok := b.Token.Value(); tok != "" {
+		return tok, nil
+	}
+	at := fmt.Sprintf("bots[%d].token", i)
+	tok, platform, err := s.db.TokenGet(context.Background(), b.Name)
+	switch {
+	case errors.Is(err, store.ErrNoToken):
+		return "", s.cfg.Errorf(at, "no token: set token: or run `hub token add %s %s`", b.Platform, b.Name)
+	case err != nil:
+		return "", fmt.Errorf("server: token of bot %s: %w", b.Name, err)
+	case platform != b.Platform:
+		return "", s.cfg.Errorf(at, "the stored token %q is for %s, not %s", b.Name, platform, b.Platform)
+	}
+	return tok, nil
 }
