@@ -70,6 +70,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	discordRoutes, err := chatApp(cfg, "discord", cfg.Routes.Discord)
+	if err != nil {
+		return nil, err
+	}
 	mux, err := s.mux()
 	if err != nil {
 		return nil, err
@@ -86,6 +90,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if err := s.startTelegram(telegramRoutes, mux); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.startDiscord(discordRoutes); err != nil {
 		s.Close()
 		return nil, err
 	}
