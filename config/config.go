@@ -115,8 +115,7 @@ type MQTTRoute struct {
 	Options  map[string]any `yaml:"options"`
 }
 
-// Bot is one chat platform account. Telegram bots are served; Discord bots
-// are checked but not served yet.
+// Bot is one chat platform account, on Telegram or Discord.
 //
 //	bots:
 //	  - name: support

@@ -14,7 +14,5 @@
 //
 // A section may have a one-value form besides its mapping ("layer:
 // redis://…", "mqtt_broker: 127.0.0.1:1883"); a file that gives such a
-// section replaces its default whole. Discord bots and routes.discord are
-// parsed and checked already, though not served yet, so that a config
-// written today keeps working.
+// section replaces its default whole.
 package config
