@@ -83,7 +83,7 @@ func Command() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.AddCommand(runCommand(), workerCommand(), chatCommand(), tokenCommand(), routesCommand(), versionCommand())
-	root.AddCommand(doctorCommand())
+	root.AddCommand(doctorCommand(), initCommand())
 	return root
 }
 
