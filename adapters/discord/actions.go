@@ -31,7 +31,7 @@ func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, r *reacti
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("discord: %s in channel %s: %w", ev.Type(), t.channel, redact(err, b.cfg.Token))
+		return fmt.Errorf("discord: %s in channel %s: %w", ev.Type(), t.channel, chat.Redact(err, b.cfg.Token))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/chat"
 )
 
 // DefaultIdleTimeout is Options.IdleTimeout's default.
@@ -134,7 +135,7 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	}
 	s, err := discordgo.New("Bot " + string(cfg.Token))
 	if err != nil {
-		return nil, fmt.Errorf("discord: bot %q: %w", cfg.Name, redact(err, cfg.Token))
+		return nil, fmt.Errorf("discord: bot %q: %w", cfg.Name, chat.Redact(err, cfg.Token))
 	}
 	b := &botRunner{
 		cfg:      cfg,
@@ -180,7 +181,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 			return nil // stopped while starting: not a failure
 		}
 		if err != nil {
-			return fmt.Errorf("discord: bot %q: get current user: %w", b.cfg.Name, redact(err, b.cfg.Token))
+			return fmt.Errorf("discord: bot %q: get current user: %w", b.cfg.Name, chat.Redact(err, b.cfg.Token))
 		}
 		b.userID, b.username = me.ID, me.Username
 	}
@@ -209,7 +210,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 		b.listen(runCtx)
 		workers.Go(func() { a.consume(runCtx, b) })
 		if err := b.s.Open(); err != nil {
-			return fmt.Errorf("discord: bot %q: connect to the gateway: %w", b.cfg.Name, redact(err, b.cfg.Token))
+			return fmt.Errorf("discord: bot %q: connect to the gateway: %w", b.cfg.Name, chat.Redact(err, b.cfg.Token))
 		}
 		a.log.Info("bot connected", "bot", b.cfg.Name, "username", b.username)
 	}
@@ -298,7 +299,7 @@ func (a *Adapter) disconnect() {
 		wg.Go(func() {
 			b.closed.Store(true)
 			if err := b.s.Close(); err != nil {
-				b.log.Debug("gateway close", "err", redact(err, b.cfg.Token))
+				b.log.Debug("gateway close", "err", chat.Redact(err, b.cfg.Token))
 			}
 		})
 	}

@@ -286,7 +286,7 @@ func (b *botRunner) target(ctx context.Context, channelID, guildID string) targe
 			cancel()
 		}
 		if err != nil {
-			b.log.Warn("could not look up channel; taking it for a channel, not a thread", "channel", channelID, "err", redact(err, b.cfg.Token))
+			b.log.Warn("could not look up channel; taking it for a channel, not a thread", "channel", channelID, "err", chat.Redact(err, b.cfg.Token))
 			return t
 		}
 		info = channelInfo{title: c.Name}

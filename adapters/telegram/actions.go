@@ -26,7 +26,7 @@ func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, tr *track
 		sent, err = a.performDurably(ctx, b, t.key(b.cfg.Name), ev.Type(), tr.nextKey(), act)
 	}
 	if err != nil {
-		return fmt.Errorf("telegram: %s in chat %d: %w", ev.Type(), t.chat, redact(err, b.cfg.Token))
+		return fmt.Errorf("telegram: %s in chat %d: %w", ev.Type(), t.chat, chat.Redact(err, b.cfg.Token))
 	}
 	if s, ok := ev.(chat.Send); ok && s.Sent != nil {
 		*s.Sent = sent

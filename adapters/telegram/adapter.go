@@ -13,6 +13,7 @@ import (
 	"github.com/go-telegram/bot"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/core/chat"
 )
 
 // Modes a bot receives its updates in.
@@ -167,12 +168,12 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 	opts := []bot.Option{
 		bot.WithSkipGetMe(), // Run calls it, with a context and a clean error
 		bot.WithServerURL(cfg.APIURL),
-		bot.WithErrorsHandler(func(err error) { log.Warn("telegram client error", "err", redact(err, cfg.Token)) }),
+		bot.WithErrorsHandler(func(err error) { log.Warn("telegram client error", "err", chat.Redact(err, cfg.Token)) }),
 		bot.WithHTTPClient(sendTimeout, &http.Client{Timeout: sendTimeout, Transport: sendTransport()}),
 	}
 	api, err := bot.New(string(cfg.Token), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("telegram: bot %q: %w", cfg.Name, redact(err, cfg.Token))
+		return nil, fmt.Errorf("telegram: bot %q: %w", cfg.Name, chat.Redact(err, cfg.Token))
 	}
 	b.api = api
 	return b, nil
@@ -200,7 +201,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 			return nil // stopped while starting: not a failure
 		}
 		if err != nil {
-			return fmt.Errorf("telegram: bot %q: getMe: %w", b.cfg.Name, redact(err, b.cfg.Token))
+			return fmt.Errorf("telegram: bot %q: getMe: %w", b.cfg.Name, chat.Redact(err, b.cfg.Token))
 		}
 		b.username, b.id = me.Username, me.ID
 	}
@@ -232,7 +233,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("telegram: bot %q: %w", b.cfg.Name, redact(err, b.cfg.Token))
+			return fmt.Errorf("telegram: bot %q: %w", b.cfg.Name, chat.Redact(err, b.cfg.Token))
 		}
 		a.log.Info("bot started", "bot", b.cfg.Name, "username", b.username, "mode", b.cfg.Mode)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/store"
 )
 
@@ -184,12 +185,12 @@ func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.D
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.cfg.APIURL+"/bot"+string(b.cfg.Token)+"/getUpdates", bytes.NewReader(body))
 	if err != nil {
-		return nil, redact(err, b.cfg.Token)
+		return nil, chat.Redact(err, b.cfg.Token)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := b.poll.Do(req)
 	if err != nil {
-		return nil, redact(err, b.cfg.Token)
+		return nil, chat.Redact(err, b.cfg.Token)
 	}
 	defer resp.Body.Close()
 	var env struct {

@@ -1,40 +1,6 @@
 package telegram
 
-import (
-	"fmt"
-	"io"
-	"log/slog"
-	"strings"
-)
+import "github.com/hubhq/hub/core/chat"
 
-// Token is a bot token. It prints, logs and marshals as "[redacted]", so a
-// config value logged by mistake does not leak it; string(t) is the token.
-type Token string
-
-const redacted = "[redacted]"
-
-// Format implements fmt.Formatter for every verb.
-func (Token) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
-
-// LogValue implements slog.LogValuer.
-func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText implements encoding.TextMarshaler (and so JSON).
-func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// redact hides token in err's message. The result still unwraps to err, so
-// callers can test errors.Is(err, bot.ErrorForbidden).
-func redact(err error, token Token) error {
-	if err == nil || token == "" || !strings.Contains(err.Error(), string(token)) {
-		return err
-	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), string(token), redacted), err: err}
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+// Token is a bot token that prints, logs and marshals as "[redacted]".
+type Token = chat.Token

@@ -1,4 +1,4 @@
-package telegram
+package chat
 
 import (
 	"errors"
@@ -12,14 +12,14 @@ import (
 func TestRedact(t *testing.T) {
 	const tok Token = "123:very-secret"
 	orig := fmt.Errorf("Post https://api.telegram.org/bot%s/sendMessage: %w", string(tok), bot.ErrorForbidden)
-	err := fmt.Errorf("telegram: send: %w", redact(orig, tok))
+	err := fmt.Errorf("telegram: send: %w", Redact(orig, tok))
 	if strings.Contains(err.Error(), string(tok)) || !strings.Contains(err.Error(), "bot[redacted]/sendMessage") {
 		t.Fatalf("redacted error: %v", err)
 	}
 	if !errors.Is(err, bot.ErrorForbidden) {
 		t.Fatal("redaction hides the error's identity")
 	}
-	if plain := errors.New("no token here"); redact(plain, tok) != plain {
+	if plain := errors.New("no token here"); Redact(plain, tok) != plain {
 		t.Fatal("an error without the token should pass unchanged")
 	}
 }
