@@ -27,7 +27,7 @@ func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, r *reacti
 		var c call
 		var fn func(context.Context) error
 		if c, fn, err = b.request(t, ev); err == nil {
-			err = b.limit.do(ctx, c, fn)
+			err = b.limit.Do(ctx, c, fn)
 		}
 	}
 	if err != nil {
@@ -76,7 +76,7 @@ func split(text string, n int) []string {
 // request builds the call for an action.
 func (b *botRunner) request(t target, ev core.Event) (call, func(context.Context) error, error) {
 	s := b.s
-	c := call{channel: t.channel}
+	c := call{Key: t.channel}
 	switch ev := ev.(type) {
 	case chat.Send:
 		m := &discordgo.MessageSend{Content: ev.Text}
@@ -84,7 +84,7 @@ func (b *botRunner) request(t target, ev core.Event) (call, func(context.Context
 			// A reply to a message deleted meanwhile is still sent.
 			m.Reference = &discordgo.MessageReference{MessageID: ev.ReplyTo, ChannelID: t.channel, GuildID: t.guild, FailIfNotExists: new(false)}
 		}
-		c.message = true
+		c.Message = true
 		return c, func(ctx context.Context) error {
 			sent, err := s.ChannelMessageSendComplex(t.channel, m, discordgo.WithContext(ctx))
 			if err == nil && ev.Sent != nil {
@@ -93,7 +93,7 @@ func (b *botRunner) request(t target, ev core.Event) (call, func(context.Context
 			return err
 		}, nil
 	case chat.Edit:
-		c.message = true
+		c.Message = true
 		return c, func(ctx context.Context) error {
 			_, err := s.ChannelMessageEdit(t.channel, ev.MessageID, ev.Text, discordgo.WithContext(ctx))
 			return err
@@ -151,9 +151,9 @@ func (b *botRunner) react(ctx context.Context, t target, r *reactions, ev chat.R
 	if err := nonEmpty(ev.MessageID); err != nil {
 		return err
 	}
-	c := call{channel: t.channel}
+	c := call{Key: t.channel}
 	if old := r.get(ev.MessageID); old != "" && old != ev.Emoji {
-		err := b.limit.do(ctx, c, func(ctx context.Context) error {
+		err := b.limit.Do(ctx, c, func(ctx context.Context) error {
 			return b.s.MessageReactionRemove(t.channel, ev.MessageID, old, "@me", discordgo.WithContext(ctx))
 		})
 		if err != nil {
@@ -164,7 +164,7 @@ func (b *botRunner) react(ctx context.Context, t target, r *reactions, ev chat.R
 	if ev.Emoji == "" || r.get(ev.MessageID) == ev.Emoji {
 		return nil
 	}
-	err := b.limit.do(ctx, c, func(ctx context.Context) error {
+	err := b.limit.Do(ctx, c, func(ctx context.Context) error {
 		return b.s.MessageReactionAdd(t.channel, ev.MessageID, ev.Emoji, discordgo.WithContext(ctx))
 	})
 	if err == nil {

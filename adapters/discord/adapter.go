@@ -14,6 +14,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 
+	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 )
@@ -80,7 +81,7 @@ type Adapter struct {
 type botRunner struct {
 	cfg    BotConfig
 	s      *discordgo.Session
-	limit  *limiter
+	limit  *ratelimit.Limiter[string]
 	log    *slog.Logger
 	events chan any // gateway events, in the order they arrived
 

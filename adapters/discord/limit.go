@@ -3,13 +3,13 @@ package discord
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"golang.org/x/time/rate"
+
+	"github.com/hubhq/hub/adapters/ratelimit"
 )
 
 // Limits are the outgoing rates, after Discord's published ones: 50
@@ -52,67 +52,31 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// limiter paces one bot's calls and holds them back while a 429's
-// retry_after runs.
-type limiter struct {
-	limits Limits
-	bot    *rate.Limiter
-
-	mu       sync.Mutex
-	botUntil time.Time // retry_after for calls without a channel
-	channels map[string]*channelLimit
-}
-
-type channelLimit struct {
-	rate  *rate.Limiter
-	until time.Time // retry_after for this channel
-}
-
-func newLimiter(l Limits) *limiter {
-	l = l.withDefaults()
-	return &limiter{limits: l, bot: rate.NewLimiter(l.Bot, 1), channels: make(map[string]*channelLimit)}
-}
-
 // call says what a REST call touches: channel "" is none; message calls
 // (send, edit) count against the channel's rate, other channel calls only
 // wait out its retry_after.
-type call struct {
-	channel string
-	message bool
-}
+type call = ratelimit.Call[string]
 
-// backoff is the first wait after a network or server failure; it doubles
-// up to maxBackoff.
-var (
-	backoff    = 500 * time.Millisecond
-	maxBackoff = 30 * time.Second
-)
-
-// do runs fn within the limits, retrying a 429 once its retry_after has
-// passed and network or server failures after a growing backoff.
-func (l *limiter) do(ctx context.Context, c call, fn func(context.Context) error) error {
-	wait := backoff
-	for attempt := 0; ; attempt++ {
-		if err := l.wait(ctx, c); err != nil {
-			return err
-		}
-		err := fn(ctx)
-		if err == nil || attempt >= l.limits.Retries || ctx.Err() != nil {
-			return err
-		}
-		var flood *discordgo.RateLimitError
-		switch {
-		case errors.As(err, &flood):
-			l.hold(c.channel, max(flood.RetryAfter, 10*time.Millisecond))
-		case !transient(err):
-			return err
-		default:
-			if err := sleep(ctx, wait); err != nil {
-				return err
+// newLimiter paces one bot's calls within l and holds them back while a
+// 429's retry_after runs.
+func newLimiter(l Limits) *ratelimit.Limiter[string] {
+	l = l.withDefaults()
+	return ratelimit.New(ratelimit.Config[string]{
+		Bot:     l.Bot,
+		Rate:    func(string) rate.Limit { return l.Channel },
+		Burst:   l.Burst,
+		Retries: l.Retries,
+		MaxWait: l.MaxWait,
+		Limited: ErrRateLimited,
+		RetryAfter: func(err error) (time.Duration, bool) {
+			var flood *discordgo.RateLimitError
+			if !errors.As(err, &flood) {
+				return 0, false
 			}
-			wait = min(2*wait, maxBackoff)
-		}
-	}
+			return max(flood.RetryAfter, 10*time.Millisecond), true
+		},
+		Transient: transient,
+	})
 }
 
 // transient reports whether a failed call may succeed if repeated: a server
@@ -126,85 +90,4 @@ func transient(err error) bool {
 		return rest.Response != nil && rest.Response.StatusCode >= http.StatusInternalServerError
 	}
 	return !errors.Is(err, discordgo.ErrJSONUnmarshal)
-}
-
-// wait blocks until the call may go: past any retry_after, then through the
-// bot's and the channel's rate. A 429 that arrives meanwhile is waited out too.
-func (l *limiter) wait(ctx context.Context, c call) error {
-	for {
-		until, channelRate := l.state(c)
-		if d := time.Until(until); d > l.limits.MaxWait {
-			return fmt.Errorf("%w: retry after %v", ErrRateLimited, d.Round(time.Second))
-		} else if d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return err
-			}
-		}
-		if err := l.bot.Wait(ctx); err != nil {
-			return err
-		}
-		if c.message && channelRate != nil {
-			if err := channelRate.Wait(ctx); err != nil {
-				return err
-			}
-		}
-		if again, _ := l.state(c); !time.Now().Before(again) {
-			return nil
-		}
-	}
-}
-
-// state returns when the call may next go and the channel's rate limiter.
-func (l *limiter) state(c call) (time.Time, *rate.Limiter) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if c.channel == "" {
-		return l.botUntil, nil
-	}
-	cl := l.channels[c.channel]
-	if cl == nil {
-		cl = &channelLimit{rate: rate.NewLimiter(l.limits.Channel, l.limits.Burst)}
-		l.channels[c.channel] = cl
-	}
-	return later(cl.until, l.botUntil), cl.rate
-}
-
-// hold stops calls to a channel ("": every call of the bot) for d.
-func (l *limiter) hold(channel string, d time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	until := time.Now().Add(d)
-	if channel == "" {
-		l.botUntil = later(l.botUntil, until)
-	} else if cl := l.channels[channel]; cl != nil {
-		cl.until = later(cl.until, until)
-	}
-}
-
-// forget drops a channel's limiter once it has nothing to remember, so idle
-// channels cost no memory.
-func (l *limiter) forget(channel string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if cl := l.channels[channel]; cl != nil && time.Now().After(cl.until) && cl.rate.Tokens() >= float64(cl.rate.Burst()) {
-		delete(l.channels, channel)
-	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -120,7 +120,7 @@ func (a *Adapter) watch(s *liveScope) {
 		delete(a.scopes, s.key)
 	}
 	a.mu.Unlock()
-	s.bot.limit.forget(s.target.channel)
+	s.bot.limit.Forget(s.target.channel)
 	close(s.gone)
 }
 

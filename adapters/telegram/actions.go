@@ -57,7 +57,11 @@ func toAction(t target, ev core.Event) (action, error) {
 
 // call says what the action touches, for the limiter.
 func (act action) call() call {
-	return call{chat: act.Chat, group: act.Group, message: act.Kind == "chat.send" || act.Kind == "chat.edit"}
+	c := call{Message: act.Kind == "chat.send" || act.Kind == "chat.edit"}
+	if act.Chat != 0 {
+		c.Key = chatKey{chat: act.Chat, group: act.Group}
+	}
+	return c
 }
 
 // send makes the call within the limits and returns what Telegram answered
@@ -68,7 +72,7 @@ func (b *botRunner) send(ctx context.Context, act action) (string, error) {
 		return "", err
 	}
 	var result string
-	err = b.limit.do(ctx, act.call(), func(ctx context.Context) error {
+	err = b.limit.Do(ctx, act.call(), func(ctx context.Context) error {
 		var err error
 		result, err = fn(ctx)
 		return err

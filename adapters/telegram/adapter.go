@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-telegram/bot"
 
+	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 )
@@ -99,7 +100,7 @@ type botRunner struct {
 	cfg      BotConfig
 	api      *bot.Bot     // sends
 	poll     *http.Client // receives, in polling mode
-	limit    *limiter
+	limit    *ratelimit.Limiter[chatKey]
 	username string   // set by Run from getMe
 	id       int64    // the bot's Telegram id, set by Run from getMe
 	out      *courier // makes the outbox's calls, with an Outbox; set by Run

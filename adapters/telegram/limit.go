@@ -3,12 +3,12 @@ package telegram
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/go-telegram/bot"
 	"golang.org/x/time/rate"
+
+	"github.com/hubhq/hub/adapters/ratelimit"
 )
 
 // Limits are the outgoing rates, after Telegram's published ones: about 30
@@ -55,68 +55,43 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// limiter paces one bot's calls and holds them back while a 429's
-// retry_after runs.
-type limiter struct {
-	limits Limits
-	bot    *rate.Limiter
-
-	mu       sync.Mutex
-	botUntil time.Time // retry_after for calls without a chat
-	chats    map[int64]*chatLimit
+// chatKey is the conversation a call touches, for the limiter: the zero
+// chatKey is none. A group's messages go at Limits.Group, a private chat's
+// at Limits.Chat.
+type chatKey struct {
+	chat  int64
+	group bool
 }
 
-type chatLimit struct {
-	rate  *rate.Limiter
-	until time.Time // retry_after for this chat
-}
+// call says what a Bot API call touches: message calls (send, edit) count
+// against the chat's rate, other chat calls only wait out its retry_after.
+type call = ratelimit.Call[chatKey]
 
-func newLimiter(l Limits) *limiter {
+// newLimiter paces one bot's calls within l and holds them back while a
+// 429's retry_after runs.
+func newLimiter(l Limits) *ratelimit.Limiter[chatKey] {
 	l = l.withDefaults()
-	return &limiter{limits: l, bot: rate.NewLimiter(l.Bot, 1), chats: make(map[int64]*chatLimit)}
-}
-
-// call says what a Bot API call touches: chat 0 is none; message calls
-// (send, edit) count against the chat's rate, other chat calls only wait
-// out its retry_after.
-type call struct {
-	chat    int64
-	group   bool
-	message bool
-}
-
-// backoff is the first wait after a network or server failure; it doubles
-// up to maxBackoff.
-var (
-	backoff    = 500 * time.Millisecond
-	maxBackoff = 30 * time.Second
-)
-
-// do runs fn within the limits, retrying a 429 once its retry_after has
-// passed and network or server failures after a growing backoff.
-func (l *limiter) do(ctx context.Context, c call, fn func(context.Context) error) error {
-	wait := backoff
-	for attempt := 0; ; attempt++ {
-		if err := l.wait(ctx, c); err != nil {
-			return err
-		}
-		err := fn(ctx)
-		if err == nil || attempt >= l.limits.Retries || ctx.Err() != nil {
-			return err
-		}
-		var flood *bot.TooManyRequestsError
-		switch {
-		case errors.As(err, &flood):
-			l.hold(c.chat, time.Duration(max(flood.RetryAfter, 1))*time.Second)
-		case !transient(err):
-			return err
-		default:
-			if err := sleep(ctx, wait); err != nil {
-				return err
+	return ratelimit.New(ratelimit.Config[chatKey]{
+		Bot: l.Bot,
+		Rate: func(k chatKey) rate.Limit {
+			if k.group {
+				return l.Group
 			}
-			wait = min(2*wait, maxBackoff)
-		}
-	}
+			return l.Chat
+		},
+		Burst:   l.Burst,
+		Retries: l.Retries,
+		MaxWait: l.MaxWait,
+		Limited: ErrRateLimited,
+		RetryAfter: func(err error) (time.Duration, bool) {
+			var flood *bot.TooManyRequestsError
+			if !errors.As(err, &flood) {
+				return 0, false
+			}
+			return time.Duration(max(flood.RetryAfter, 1)) * time.Second, true
+		},
+		Transient: transient,
+	})
 }
 
 // transient reports whether a failed call may succeed if repeated: not when
@@ -128,95 +103,4 @@ func transient(err error) bool {
 		}
 	}
 	return !bot.IsMigrateError(err)
-}
-
-// wait blocks until the call may go: past any retry_after, then through the
-// bot's and the chat's rate. A 429 that arrives meanwhile is waited out too.
-func (l *limiter) wait(ctx context.Context, c call) error {
-	for {
-		until, chatRate := l.state(c)
-		if d := time.Until(until); d > l.limits.MaxWait {
-			return fmt.Errorf("%w: retry after %v", ErrRateLimited, d.Round(time.Second))
-		} else if d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return err
-			}
-		}
-		if err := l.bot.Wait(ctx); err != nil {
-			return err
-		}
-		if c.message && chatRate != nil {
-			if err := chatRate.Wait(ctx); err != nil {
-				return err
-			}
-		}
-		if again, _ := l.state(c); !time.Now().Before(again) {
-			return nil
-		}
-	}
-}
-
-// state returns when the call may next go and the chat's rate limiter.
-func (l *limiter) state(c call) (time.Time, *rate.Limiter) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if c.chat == 0 {
-		return l.botUntil, nil
-	}
-	cl := l.chats[c.chat]
-	if cl == nil {
-		r := l.limits.Chat
-		if c.group {
-			r = l.limits.Group
-		}
-		cl = &chatLimit{rate: rate.NewLimiter(r, l.limits.Burst)}
-		l.chats[c.chat] = cl
-	}
-	return later(cl.until, l.botUntil), cl.rate
-}
-
-// until is when the call may next go, as far as retry_after says.
-func (l *limiter) until(c call) time.Time {
-	t, _ := l.state(c)
-	return t
-}
-
-// hold stops calls to a chat (0: every call of the bot) for d.
-func (l *limiter) hold(chat int64, d time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	until := time.Now().Add(d)
-	if chat == 0 {
-		l.botUntil = later(l.botUntil, until)
-	} else if cl := l.chats[chat]; cl != nil {
-		cl.until = later(cl.until, until)
-	}
-}
-
-// forget drops a chat's limiter once it has nothing to remember, so idle
-// chats cost no memory.
-func (l *limiter) forget(chat int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if cl := l.chats[chat]; cl != nil && time.Now().After(cl.until) && cl.rate.Tokens() >= float64(cl.rate.Burst()) {
-		delete(l.chats, chat)
-	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/store"
 )
 
@@ -179,9 +180,9 @@ func (s *courier) attempt(q *chatQueue, j *job) bool {
 		// the head of its chat (later calls must not overtake it), free
 		// every waiting consumer — the calls are durable and will be made,
 		// so for them this is success — and try again later.
-		next := later(s.b.limit.until(j.act.call()), time.Now().Add(maxBackoff))
-		if errors.Is(err, ErrRateLimited) {
-			next = s.b.limit.until(j.act.call())
+		next := s.b.limit.Until(j.act.call())
+		if retry := time.Now().Add(ratelimit.MaxBackoff); !errors.Is(err, ErrRateLimited) && retry.After(next) {
+			next = retry
 		}
 		s.record("retry", j.id, s.a.outbox.OutboxRetry(s.ctx, j.id, next, err.Error()))
 		s.mu.Lock()
@@ -191,7 +192,7 @@ func (s *courier) attempt(q *chatQueue, j *job) bool {
 		}
 		s.mu.Unlock()
 		s.a.log.Warn("call held in the outbox", "bot", s.b.cfg.Name, "chat", j.act.Chat, "until", next.Format(time.RFC3339), "err", err)
-		if sleep(s.ctx, time.Until(next)) != nil {
+		if ratelimit.Sleep(s.ctx, time.Until(next)) != nil {
 			return false
 		}
 	}

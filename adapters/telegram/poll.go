@@ -14,6 +14,7 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/store"
 )
@@ -53,7 +54,7 @@ type incoming struct {
 func (a *Adapter) poll(ctx context.Context, b *botRunner) {
 	key := Platform + ":" + b.cfg.Name + ":offset"
 	offset := a.loadOffset(ctx, key)
-	wait := backoff
+	wait := ratelimit.Backoff
 	for ctx.Err() == nil {
 		updates, err := b.getUpdates(ctx, offset, a.opts.PollTimeout)
 		if err == nil {
@@ -71,13 +72,13 @@ func (a *Adapter) poll(ctx context.Context, b *botRunner) {
 				pause = time.Duration(flood.RetryAfter) * time.Second
 			}
 			a.log.Warn("getUpdates failed; retrying", "bot", b.cfg.Name, "in", pause, "err", err)
-			if sleep(ctx, pause) != nil {
+			if ratelimit.Sleep(ctx, pause) != nil {
 				return
 			}
-			wait = min(2*wait, maxBackoff)
+			wait = min(2*wait, ratelimit.MaxBackoff)
 			continue
 		}
-		wait = backoff
+		wait = ratelimit.Backoff
 		for _, in := range updates {
 			if err := a.dispatch(ctx, b, in.u); err != nil {
 				if ctx.Err() != nil {

@@ -147,7 +147,7 @@ func (a *Adapter) watch(s *liveScope) {
 		delete(a.scopes, s.key)
 	}
 	a.mu.Unlock()
-	s.bot.limit.forget(s.target.chat)
+	s.bot.limit.Forget(chatKey{chat: s.target.chat, group: s.target.group})
 	close(s.gone)
 }
 
