@@ -14,6 +14,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 
+	"github.com/hubhq/hub/adapters/chatscope"
 	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
@@ -71,10 +72,7 @@ type Adapter struct {
 	log  *slog.Logger
 	bots map[string]*botRunner
 
-	mu      sync.Mutex
-	running context.Context // the scopes' context while Run runs, else nil
-	scopes  map[string]*liveScope
-	wg      sync.WaitGroup // one per live scope
+	scopes *chatscope.Table[conversation] // let in while Run runs
 }
 
 // botRunner is one bot: its discordgo session, its limits and its user.
@@ -100,11 +98,12 @@ func New(opts Options) (*Adapter, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
-	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), scopes: make(map[string]*liveScope)}
+	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("adapter", Platform)
+	a.scopes = a.newScopes()
 	for _, cfg := range opts.Bots {
 		b, err := a.newBot(cfg)
 		if err != nil {
@@ -188,13 +187,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	scopeCtx, cancelScopes := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelScopes()
-	a.mu.Lock()
-	if a.running != nil {
-		a.mu.Unlock()
+	if !a.scopes.Begin(scopeCtx) {
 		return errors.New("discord: adapter already running")
 	}
-	a.running = scopeCtx
-	a.mu.Unlock()
 
 	// runCtx ends the bots' loops once their gateways are closed (or one
 	// failed to open), so the events already queued are handed over first:
@@ -309,15 +304,5 @@ func (a *Adapter) disconnect() {
 
 // shutdown stops accepting events and closes every open scope.
 func (a *Adapter) shutdown() {
-	a.mu.Lock()
-	a.running = nil
-	open := make([]*liveScope, 0, len(a.scopes))
-	for _, s := range a.scopes {
-		open = append(open, s)
-	}
-	a.mu.Unlock()
-	for _, s := range open {
-		go a.close(s, "shutdown")
-	}
-	a.wg.Wait()
+	a.scopes.Shutdown()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-telegram/bot"
 
+	"github.com/hubhq/hub/adapters/chatscope"
 	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
@@ -89,10 +90,7 @@ type Adapter struct {
 
 	trackers sync.Map // *core.Scope → *tracker, while the scope lives
 
-	mu      sync.Mutex
-	running context.Context // the scopes' context while Run runs, else nil
-	scopes  map[string]*liveScope
-	wg      sync.WaitGroup // one per live scope
+	scopes *chatscope.Table[conversation] // let in while Run runs
 }
 
 // botRunner is one bot: its client, its limits and its name on Telegram.
@@ -117,7 +115,7 @@ func New(opts Options) (*Adapter, error) {
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = DefaultPollTimeout
 	}
-	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), scopes: make(map[string]*liveScope), rt: opts.Runtime, outbox: opts.Outbox}
+	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), rt: opts.Runtime, outbox: opts.Outbox}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -130,6 +128,7 @@ func New(opts Options) (*Adapter, error) {
 		}
 	}
 	a.log = a.log.With("adapter", Platform)
+	a.scopes = a.newScopes()
 	for _, cfg := range opts.Bots {
 		b, err := a.newBot(cfg)
 		if err != nil {
@@ -208,13 +207,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	scopeCtx, cancelScopes := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelScopes()
-	a.mu.Lock()
-	if a.running != nil {
-		a.mu.Unlock()
+	if !a.scopes.Begin(scopeCtx) {
 		return errors.New("telegram: adapter already running")
 	}
-	a.running = scopeCtx
-	a.mu.Unlock()
 	// Senders outlive the scopes, whose last words (a farewell on
 	// shutdown) still go out.
 	stopSending, err := a.startSending(ctx)
@@ -298,15 +293,5 @@ func (a *Adapter) receive(ctx context.Context, b *botRunner, polls *sync.WaitGro
 
 // shutdown stops accepting updates and closes every open scope.
 func (a *Adapter) shutdown() {
-	a.mu.Lock()
-	a.running = nil
-	open := make([]*liveScope, 0, len(a.scopes))
-	for _, s := range a.scopes {
-		open = append(open, s)
-	}
-	a.mu.Unlock()
-	for _, s := range open {
-		go a.close(s, "shutdown")
-	}
-	a.wg.Wait()
+	a.scopes.Shutdown()
 }

@@ -26,7 +26,7 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a.running = ctx
+	a.scopes.Begin(ctx)
 	br := &botRunner{cfg: BotConfig{Name: "bench"}, username: "bench_bot", limit: newLimiter(Limits{})}
 	const chats = 1000
 	updates := make([]*models.Update, chats)

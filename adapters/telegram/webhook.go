@@ -49,7 +49,7 @@ func (a *Adapter) Webhook(name string) (http.Handler, error) {
 		}
 		// With an Outbox the update is journaled before Telegram hears 200,
 		// so a crash after it cannot lose it.
-		if a.outbox != nil && a.isRunning() {
+		if a.outbox != nil && a.scopes.Running() {
 			if err := a.journal(r.Context(), b, []incoming{{u: &u, raw: raw}}, "", 0); err != nil {
 				a.log.Warn("webhook update not journaled", "bot", name, "update_id", u.ID, "err", err)
 				http.Error(w, "update not stored", http.StatusServiceUnavailable)
