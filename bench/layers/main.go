@@ -12,7 +12,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -21,7 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -150,23 +148,6 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// cpuTime is a process's user+system CPU time, read from /proc (Linux,
-// 100 ticks per second); -1 if unknown.
-func cpuTime(pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return -1
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * (time.Second / 100)
-}
-
 // loadAvg is the machine's 1-minute load average (Linux).
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -174,16 +155,6 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Fields(string(b))[0]
-}
-
-// raiseNoFile lifts the soft limit on open files to the hard limit.
-func raiseNoFile() {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return
-	}
-	l.Cur = l.Max
-	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 }
 
 // percentiles of sorted samples.

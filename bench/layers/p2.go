@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hubhq/hub/bench"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -40,7 +42,7 @@ func p2Main(args []string) error {
 	dbDir := fs.String("dbdir", "/dev/shm", "where the hubs keep their SQLite store (tmpfs: no fsync cost in the numbers)")
 	limit := fs.Duration("timeout", 110*time.Second, "bound on the whole run")
 	_ = fs.Parse(args)
-	raiseNoFile()
+	bench.RaiseNoFile()
 	ctx, cancel := context.WithTimeout(context.Background(), *limit)
 	defer cancel()
 	if st, err := os.Stat(*dbDir); err != nil || !st.IsDir() {
@@ -463,7 +465,7 @@ func (h *hubChild) metric(ctx context.Context, name string) int64 {
 func hubsCPU(hs []*hubChild) time.Duration {
 	var t time.Duration
 	for _, h := range hs {
-		t += cpuTime(h.cmd.Process.Pid)
+		t += bench.CPUTime(h.cmd.Process.Pid)
 	}
 	return t
 }
@@ -472,7 +474,7 @@ func brokerCPU(b *broker) time.Duration {
 	if b == nil {
 		return 0
 	}
-	return cpuTime(b.pid())
+	return bench.CPUTime(b.pid())
 }
 
 func profilePath(dir, name string) string {

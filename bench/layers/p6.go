@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hubhq/hub/bench"
+
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -153,12 +155,12 @@ func p6Py(ctx context.Context, url string, rd *broker, pass, members, count, rou
 	cmd := exec.CommandContext(ctx, pythonBinary, script, url, fmt.Sprintf("p6py%d_%d", os.Getpid(), pass),
 		strconv.Itoa(members), strconv.Itoa(count), strconv.Itoa(rounds), strconv.Itoa(window), strconv.Itoa(size), strconv.Itoa(senders))
 	cmd.Stderr = os.Stderr
-	rcpu0 := cpuTime(rd.pid())
+	rcpu0 := bench.CPUTime(rd.pid())
 	out, err := cmd.Output()
 	if err != nil {
 		return r, err
 	}
-	rcpu := cpuTime(rd.pid()) - rcpu0
+	rcpu := bench.CPUTime(rd.pid()) - rcpu0
 	if err := json.Unmarshal(out, &r); err != nil {
 		return r, fmt.Errorf("%w: %s", err, out)
 	}
@@ -262,7 +264,7 @@ func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rou
 		phaseMu.Unlock()
 		end := next.Load() + int64(n)
 		start := time.Now()
-		cpu0, rcpu0 := cpuTime(os.Getpid()), cpuTime(rd.pid())
+		cpu0, rcpu0 := bench.CPUTime(os.Getpid()), bench.CPUTime(rd.pid())
 		sendErrs := make([]error, senders)
 		var sg sync.WaitGroup
 		for k := range senders {
@@ -301,7 +303,7 @@ func p6Go(ctx context.Context, url string, rd *broker, pass, members, count, rou
 			}
 		}
 		p := p6Phase{Messages: n, Elapsed: time.Unix(0, last.Load()).Sub(start),
-			CPU: cpuTime(os.Getpid()) - cpu0, RedisCPU: cpuTime(rd.pid()) - rcpu0}
+			CPU: bench.CPUTime(os.Getpid()) - cpu0, RedisCPU: bench.CPUTime(rd.pid()) - rcpu0}
 		phaseMu.Lock()
 		var all []time.Duration
 		for i := range lat {

@@ -1,17 +1,14 @@
 package main
 
 import (
+	"github.com/hubhq/hub/bench"
+
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
-
-	"github.com/hubhq/hub/config"
-	"github.com/hubhq/hub/server"
 
 	_ "github.com/hubhq/hub/plugins/chatroom" // the consumer of P2
 )
@@ -48,7 +45,7 @@ func serveMain(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	raiseNoFile()
+	bench.RaiseNoFile()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -57,24 +54,11 @@ func serveMain(args []string) error {
 		cancel()
 	}()
 
-	dir, err := os.MkdirTemp(*dbDir, "bench-layers-hub-")
+	s, remove, err := bench.NewHub("bench-layers-hub", *dbDir, fmt.Sprintf(hubConfig, "%s", *layerURL)) // the store path is NewHub's
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	cfg, err := config.Parse("bench-layers", fmt.Appendf(nil, hubConfig, filepath.Join(dir, "hub.db"), *layerURL))
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	slog.SetDefault(logger)
-	s, err := server.New(cfg, logger)
-	if err != nil {
-		return err
-	}
-	if err := s.Listen(); err != nil {
-		return err
-	}
+	defer remove()
 	fmt.Printf("ready %s\n", s.Addr())
 	return s.Run(ctx)
 }

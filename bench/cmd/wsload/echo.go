@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hubhq/hub/bench"
+
 	"bytes"
 	"context"
 	"flag"
@@ -38,7 +40,7 @@ func echoMain(args []string) error {
 		}
 		sizes = append(sizes, v)
 	}
-	raiseNoFile()
+	bench.RaiseNoFile()
 	ctx, cancel := context.WithTimeout(context.Background(), *limit)
 	defer cancel()
 
@@ -202,7 +204,7 @@ func measureEcho(ctx context.Context, c *child, path string, n, size int, binary
 		})
 	}
 	time.Sleep(time.Until(from))
-	cpu0 := cpuTime(c.pid())
+	cpu0 := bench.CPUTime(c.pid())
 	profiled := make(chan error, 1)
 	if profile != "" {
 		go func() { profiled <- saveCPUProfile(ctx, c, profile, dur) }()
@@ -210,7 +212,7 @@ func measureEcho(ctx context.Context, c *child, path string, n, size int, binary
 		profiled <- nil
 	}
 	time.Sleep(time.Until(to))
-	cpu1 := cpuTime(c.pid())
+	cpu1 := bench.CPUTime(c.pid())
 	wg.Wait()
 	if err := <-profiled; err != nil {
 		return echoResult{}, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/hubhq/hub/bench"
+
 	"context"
 	"errors"
 	"flag"
@@ -31,7 +33,7 @@ func idleMain(args []string) error {
 	profile := fs.String("profile", "", "directory for the hub child's heap and goroutine profiles at the idle reading")
 	limit := fs.Duration("timeout", 3*time.Minute, "bound on the whole run")
 	_ = fs.Parse(args)
-	raiseNoFile()
+	bench.RaiseNoFile()
 	if need := uint64(*n + 100); noFile() < need {
 		return fmt.Errorf("open-file limit %d is below the %d sockets asked for (ulimit -Hn)", noFile(), need)
 	}

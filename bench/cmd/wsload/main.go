@@ -180,35 +180,6 @@ func rss(pid int) int64 {
 	return -1
 }
 
-// cpuTime is a process's user+system CPU time, read from /proc (Linux,
-// 100 ticks per second).
-func cpuTime(pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(stat, ')')
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return -1
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * (time.Second / 100)
-}
-
-// raiseNoFile lifts the soft limit on open files to the hard limit: 10,000
-// sockets need 10,000 descriptors on each side.
-func raiseNoFile() {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return
-	}
-	l.Cur = l.Max
-	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-}
-
 func noFile() uint64 {
 	var l syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)

@@ -7,12 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -21,8 +19,6 @@ import (
 	gorilla "github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/bench"
-	"github.com/hubhq/hub/config"
-	"github.com/hubhq/hub/server"
 
 	_ "github.com/hubhq/hub/plugins/chatroom" // the consumer of the idle benchmark
 )
@@ -56,7 +52,7 @@ func serveMain(args []string) error {
 	mode := fs.String("mode", "hub", "hub or bare")
 	layerName := fs.String("layer", "memory", "the hub's channel layer: memory or none")
 	_ = fs.Parse(args)
-	raiseNoFile()
+	bench.RaiseNoFile()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -87,24 +83,11 @@ func serveMain(args []string) error {
 			return nil
 		}
 	case "hub":
-		dir, err := os.MkdirTemp("", "wsload-")
+		s, remove, err := bench.NewHub("wsload", "", fmt.Sprintf(hubConfig, "%s", *layerName)) // the store path is NewHub's
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		cfg, err := config.Parse("wsload", fmt.Appendf(nil, hubConfig, filepath.Join(dir, "hub.db"), *layerName))
-		if err != nil {
-			return err
-		}
-		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		slog.SetDefault(logger)
-		s, err := server.New(cfg, logger)
-		if err != nil {
-			return err
-		}
-		if err := s.Listen(); err != nil {
-			return err
-		}
+		defer remove()
 		addr, conns = s.Addr(), func() int64 { return -1 } // the hub's own count is in /metrics
 		run = func() error { return s.Run(ctx) }
 	default:
