@@ -105,11 +105,6 @@ type Adapter struct {
 	log   *slog.Logger
 	conns []*conn
 	once  sync.Once
-	// rt is Options.Runtime with its App wrapped to note each scope's
-	// inbox in inboxes, so that what an ended scope never read can be taken
-	// back (see takeBack).
-	rt      *core.Runtime
-	inboxes sync.Map // *core.Scope → core.Inbox
 }
 
 // New checks the options and prepares one client per broker; Run connects.
@@ -130,8 +125,7 @@ func New(opts Options) (*Adapter, error) {
 		opts.PublishTimeout = DefaultPublishTimeout
 	}
 	if opts.Runtime.Metrics == nil {
-		// Runtime.Start fills in a missing Metrics lazily, which races when
-		// topics open scopes concurrently; fill it in now, before Run.
+		// Count from the start, so the runtime's Metrics can be read.
 		opts.Runtime.Metrics = new(core.Metrics)
 	}
 	a := &Adapter{opts: opts, log: opts.Logger}
@@ -194,9 +188,6 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if ran {
 		return errors.New("mqtt: adapter already ran")
 	}
-	rt := *a.opts.Runtime
-	rt.App = a.noteInbox(rt.App)
-	a.rt = &rt
 	// Instances outlive ctx briefly, so that shutdown can drain queues into
 	// them and let them see their Disconnect.
 	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -213,33 +204,17 @@ func (a *Adapter) Run(ctx context.Context) error {
 	return nil
 }
 
-// noteInbox wraps the application to remember each scope's inbox.
-func (a *Adapter) noteInbox(app core.Application) core.Application {
-	return core.AppFunc(func(ctx context.Context, s *core.Scope, inbox core.Inbox, send core.SendFunc) error {
-		a.inboxes.Store(s, inbox)
-		return app.Serve(ctx, s, inbox, send)
-	})
-}
-
 // takeBack returns the messages left in the inbox of a scope whose instance
 // has ended, oldest first. They were acknowledged to the broker, so
 // dropping them with the scope would lose them: a consumer that returns
 // with an error on a bad payload must not take the good ones queued behind
-// it along. Nothing reads an ended instance's inbox, so this is no race.
-func (a *Adapter) takeBack(s *core.Scope) []hubmqtt.Message {
-	v, ok := a.inboxes.LoadAndDelete(s)
-	if !ok {
-		return nil
-	}
+// it along.
+func takeBack(inst *core.Instance) []hubmqtt.Message {
 	var back []hubmqtt.Message
-	for {
-		select {
-		case ev := <-v.(core.Inbox):
-			if m, ok := ev.(hubmqtt.Message); ok {
-				back = append(back, m)
-			}
-		default:
-			return back
+	for _, ev := range inst.Leftover() {
+		if m, ok := ev.(hubmqtt.Message); ok {
+			back = append(back, m)
 		}
 	}
+	return back
 }

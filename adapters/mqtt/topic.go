@@ -100,7 +100,7 @@ func (w *worker) ended(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
-	back := w.c.a.takeBack(w.inst.Scope())
+	back := takeBack(w.inst)
 	read := w.sent - len(back)
 	w.pending = append(back, w.pending...)
 	w.inst, w.sent = nil, 0
@@ -129,7 +129,7 @@ func (w *worker) open() bool {
 		Key:  "mqtt:" + w.c.cfg.Name + ":" + w.t.name,
 		Path: w.t.name,
 	}
-	inst, err := w.c.a.rt.Start(w.c.ictx, scope, w.c.send)
+	inst, err := w.c.a.opts.Runtime.Start(w.c.ictx, scope, w.c.send)
 	if err != nil {
 		w.c.log.Error("cannot open scope", "scope", scope.Key, "err", err)
 		return false
@@ -151,7 +151,7 @@ func (w *worker) close(reason string) {
 		w.c.log.Warn("could not deliver disconnect", "scope", w.inst.Scope().Key, "err", err)
 	}
 	w.inst.Stop(closeGrace)
-	w.pending = append(w.c.a.takeBack(w.inst.Scope()), w.pending...)
+	w.pending = append(takeBack(w.inst), w.pending...)
 	w.inst, w.sent = nil, 0
 }
 
