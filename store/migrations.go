@@ -95,6 +95,19 @@ var migrations = []string{
 		token    TEXT NOT NULL,
 		created  INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 4: messages — the message-id map. A hub message (one id) has a copy
+	// on each platform it was relayed to; each copy is a platform's message
+	// id in one conversation (scope key). Replies, edits and deletes of a
+	// copy find the others here, after restarts too.
+	`CREATE TABLE messages (
+		scope   TEXT NOT NULL,  -- the conversation's scope key ("telegram:support:42")
+		id      TEXT NOT NULL,  -- the platform's message id in it
+		hub_id  TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		PRIMARY KEY (scope, id)
+	) WITHOUT ROWID;
+	CREATE INDEX messages_hub ON messages (hub_id);`,
 }
 
 // ErrSchemaTooNew is returned by Open when the database was written by a newer
