@@ -83,6 +83,11 @@ type Send struct {
 	// Sent, if not nil, receives the new message's id once the platform
 	// has accepted it, so the consumer can edit or delete it later.
 	Sent *string
+	// HubID, if set, names the hub message this one is a copy of: once the
+	// platform has accepted it, the adapter links it to HubID in the
+	// store's message map (store.MessageLink), so a later edit, delete or
+	// reply of the hub message finds it, after a restart too.
+	HubID string
 }
 
 // Edit changes the text of a message the bot sent ("chat.edit").
