@@ -18,8 +18,14 @@ import (
 // from the {room} parameter.
 const Route = "/ws/chat/{room}/"
 
-// MessageType is the layer message type of a chat line in a room's group.
-const MessageType = "chat.message"
+// Layer message types in a room's group: a chat line, and what a bridge
+// (plugins/bridge) says when a bridged platform message was edited or
+// deleted.
+const (
+	MessageType = "chat.message"
+	EditedType  = "chat.edited"
+	DeletedType = "chat.deleted"
+)
 
 // Config is the plugin's options in the hub's config file.
 type Config struct {
@@ -80,10 +86,13 @@ type Inbound struct {
 }
 
 // Outbound is what a client receives for every message in its room.
+// Edited marks the new text of a message edited on a bridged platform: the
+// page shows it as a line of its own, since lines carry no ids to match.
 type Outbound struct {
 	Message string `json:"message"`
 	User    string `json:"user"`
 	Room    string `json:"room"`
+	Edited  bool   `json:"edited,omitempty"`
 }
 
 // entry is one stored history line. The id travels in the layer message
@@ -115,7 +124,11 @@ func (m *member) Connect(c *consumers.WebSocketConn) error {
 	if err := c.GroupAdd(Group(m.room)); err != nil {
 		return err
 	}
-	c.On(MessageType, func(msg layer.Message) error { return m.forward(c, msg) })
+	c.On(MessageType, func(msg layer.Message) error { return m.forward(c, msg, false) })
+	c.On(EditedType, func(msg layer.Message) error { return m.forward(c, msg, true) })
+	// A line on a page cannot be taken back; a deletion is not a mistake
+	// to log either.
+	c.On(DeletedType, func(layer.Message) error { return nil })
 	if err := c.Accept(""); err != nil {
 		return err
 	}
@@ -179,22 +192,23 @@ func (m *member) user(c *consumers.WebSocketConn, given string) string {
 	return "Anonymous"
 }
 
-// forward passes a line from the room's group to the client. Lines from
-// other processes may lack user, room or id; only message is required.
-func (m *member) forward(c *consumers.WebSocketConn, msg layer.Message) error {
+// forward passes a line (or an edit) from the room's group to the client.
+// Lines from other processes may lack user, room or id; only message is
+// required.
+func (m *member) forward(c *consumers.WebSocketConn, msg layer.Message, edited bool) error {
 	text, ok := msg["message"].(string)
 	if !ok {
-		slog.Warn("chatroom: chat.message without a string message; dropped", "room", m.room)
+		slog.Warn("chatroom: "+msg.Type()+" without a string message; dropped", "room", m.room)
 		return nil
 	}
-	if m.duplicate(msg) {
+	if !edited && m.duplicate(msg) {
 		return nil
 	}
 	user, _ := msg["user"].(string)
 	if user == "" {
 		user = "Anonymous"
 	}
-	return c.SendJSON(Outbound{Message: text, User: user, Room: m.room})
+	return c.SendJSON(Outbound{Message: text, User: user, Room: m.room, Edited: edited})
 }
 
 // duplicate reports whether msg was already sent as history.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubhq/hub/consumers"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/websocket"
@@ -239,6 +240,29 @@ func TestForeignPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ExpectNothing()
+}
+
+// TestBridgedEditsAndDeletes covers what a bridge says in a room besides
+// lines: an edit reaches clients marked as one, a deletion is dropped
+// quietly (a line on a page cannot be taken back, and it is no mistake).
+func TestBridgedEditsAndDeletes(t *testing.T) {
+	hub, mem := newHub(t)
+	c := hub.WebSocket(app(), "/ws/chat/lobby/")
+	c.Connect()
+	group := func(msg layer.Message) {
+		t.Helper()
+		if err := mem.GroupSend(t.Context(), "chat_lobby", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unhandled := consumers.ReadStats().Unhandled
+	group(layer.Message{"type": chatroom.EditedType, "message": "fixed", "user": "ada", "id": "h1", "origin": "telegram:b:1"})
+	expect(t, c, chatroom.Outbound{Message: "fixed", User: "ada", Room: "lobby", Edited: true})
+	group(layer.Message{"type": chatroom.DeletedType, "id": "h1", "origin": "discord:b:2"})
+	c.ExpectNothing()
+	if got := consumers.ReadStats().Unhandled - unhandled; got != 0 {
+		t.Fatalf("%d layer messages unhandled", got)
+	}
 }
 
 // TestHistoryIsNotRepeated covers the join race: a line stored before the

@@ -9,7 +9,9 @@
 //
 // so another hub process, a worker, or a Django Channels app sharing the
 // Redis layer can join a room or speak in it. Each member forwards what the
-// group carries to its client as {"message", "user", "room"}.
+// group carries to its client as {"message", "user", "room"}; a bridge's
+// "chat.edited" goes out the same way marked "edited", its "chat.deleted"
+// is dropped.
 //
 // The newest messages of each room (50 by default) are kept in the
 // conversation state of "room:<room>" — SQLite in a real hub — and sent to
