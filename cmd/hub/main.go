@@ -9,6 +9,7 @@ import (
 	"github.com/hubhq/hub/cmd/hub/cli"
 
 	_ "github.com/hubhq/hub/plugins/alerts"
+	_ "github.com/hubhq/hub/plugins/bridge"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 	_ "github.com/hubhq/hub/plugins/echo"
 	_ "github.com/hubhq/hub/plugins/exec"
