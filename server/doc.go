@@ -15,7 +15,9 @@
 // down in the order that loses nothing: stop accepting, close sockets with
 // 1001 so their consumers see a disconnect and finish their writes, stop the
 // MQTT and Telegram adapters (which close their scopes), then the embedded
-// broker, close the layer, and finally flush and close the store. An adapter
+// broker, stop the plugins' services (plugins.Service) and close the plugins
+// that hold resources (io.Closer: an exec plugin's process), close the
+// layer, and finally flush and close the store. An adapter
 // that stops on its own (a bot token Telegram refuses) stops the hub with
 // its error.
 package server

@@ -12,7 +12,6 @@ import (
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
-	"github.com/hubhq/hub/plugins"
 )
 
 // brokerRouter sends an MQTT scope to the TopicRouter of the broker it came
@@ -38,15 +37,16 @@ func (r brokerRouter) Resolve(scope *core.Scope) (core.Application, *core.Scope,
 }
 
 // mqttApp builds one TopicRouter per broker from routes.mqtt.
-func mqttApp(cfg *config.Config) (brokerRouter, error) {
+func mqttApp(b *builder) (brokerRouter, error) {
+	cfg := b.cfg
 	routers := brokerRouter{}
 	for i, r := range cfg.Routes.MQTT {
 		at := fmt.Sprintf("routes.mqtt[%d]", i)
-		app, err := plugins.New(r.Consumer, plugins.Options(r.Options))
+		app, err := b.consumer(at, "mqtt "+r.Broker+" "+r.Topic, r.Consumer, r.Options)
 		if err != nil {
-			return nil, cfg.Errorf(at+".consumer", "%v", err)
+			return nil, err
 		}
-		route, err := hubmqtt.ParseTopic(r.Topic, core.Named(r.Consumer, app))
+		route, err := hubmqtt.ParseTopic(r.Topic, app)
 		if err != nil {
 			return nil, cfg.Errorf(at+".topic", "%v", err)
 		}

@@ -14,15 +14,16 @@ import (
 // websocketApp builds the WebSocket application: a URLRouter of named plugin
 // consumers behind the origin check, so no consumer ever sees a cross-site
 // handshake.
-func websocketApp(cfg *config.Config) (core.Application, error) {
+func websocketApp(b *builder) (core.Application, error) {
+	cfg := b.cfg
 	router := make(core.URLRouter, 0, len(cfg.Routes.WebSocket))
 	for i, r := range cfg.Routes.WebSocket {
 		at := fmt.Sprintf("routes.websocket[%d]", i)
-		app, err := plugins.New(r.Consumer, plugins.Options(r.Options))
+		app, err := b.consumer(at, "websocket "+r.Path, r.Consumer, r.Options)
 		if err != nil {
-			return nil, cfg.Errorf(at+".consumer", "%v", err)
+			return nil, err
 		}
-		route, err := core.ParsePath(r.Path, core.Named(r.Consumer, app))
+		route, err := core.ParsePath(r.Path, app)
 		if err != nil {
 			return nil, cfg.Errorf(at+".path", "%v", err)
 		}

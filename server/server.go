@@ -15,6 +15,7 @@ import (
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/store"
 )
 
@@ -36,6 +37,7 @@ type Server struct {
 	ws       *websocket.Adapter
 	broker   *broker.Broker // the embedded MQTT broker, if on
 	adapters []adapter      // protocol adapters Run starts beside the HTTP server
+	routes   *routing       // the routers and the consumers they lead to
 	http     *http.Server
 
 	metricsHandler http.Handler
@@ -58,47 +60,35 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: logger}
 	// Build everything that can fail on config first, so that a typo does
 	// not create a database file or connect to a broker.
-	app, err := websocketApp(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mqttRoutes, err := mqttApp(cfg)
-	if err != nil {
-		return nil, err
-	}
-	telegramRoutes, err := chatApp(cfg, "telegram", cfg.Routes.Telegram)
-	if err != nil {
-		return nil, err
-	}
-	discordRoutes, err := chatApp(cfg, "discord", cfg.Routes.Discord)
-	if err != nil {
-		return nil, err
-	}
 	mux, err := s.mux()
 	if err != nil {
 		return nil, err
 	}
+	if s.routes, err = newRouting(cfg, nil); err != nil {
+		return nil, err
+	}
 	if s.layer, err = NewLayer(context.Background(), cfg, logger); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if s.db, err = store.Open(cfg.Store); err != nil {
-		s.closeLayer()
+		s.Close()
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
-	if err := s.startMQTT(mqttRoutes); err != nil {
+	if err := s.startMQTT(s.routes.mqtt); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.startTelegram(telegramRoutes, mux); err != nil {
+	if err := s.startTelegram(s.routes.telegram, mux); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.startDiscord(discordRoutes); err != nil {
+	if err := s.startDiscord(s.routes.discord); err != nil {
 		s.Close()
 		return nil, err
 	}
 	w := cfg.WebSocket
-	s.ws = websocket.New(s.runtime("websocket", app), websocket.Options{
+	s.ws = websocket.New(s.runtime("websocket", s.routes.websocket), websocket.Options{
 		MaxMessageSize:   int64(w.MaxMessageSize),
 		PingInterval:     w.PingInterval,
 		PongTimeout:      w.PongTimeout,
@@ -188,6 +178,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("routes.channel are served by `hub worker`, not here", "channels", n)
 	}
 	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", s.cfg.Layer.String())
+	// Plugin services start once the store and the layer they use are
+	// open, and stop (in Close) only after the last scope has ended.
+	s.routes.consumers.start(serviceEnv(plugins.Env{Layer: s.layer, Store: s.db}, s.log))
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
 	bg := s.startBackground()
@@ -300,9 +293,10 @@ func (s *Server) shutdown(bg *background) error {
 	return errors.Join(errs...)
 }
 
-// Close releases the layer and flushes and closes the store, without the
-// graceful part of Run; for a Server that was built but never run. It is
-// idempotent.
+// Close stops the plugins' services and closes the plugins that hold
+// resources, releases the layer and flushes and closes the store, without
+// the graceful part of Run; for a Server that was built but never run. It
+// is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -318,11 +312,16 @@ func (s *Server) Close() error {
 			cancel()
 			s.broker.Run(ctx)
 		}
+		if s.routes != nil {
+			errs = append(errs, s.routes.consumers.release())
+		}
 		if err := s.closeLayer(); err != nil {
 			errs = append(errs, err)
 		}
-		if err := s.db.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("server: close store: %w", err))
+		if s.db != nil {
+			if err := s.db.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("server: close store: %w", err))
+			}
 		}
 		s.closeErr = errors.Join(errs...)
 	})

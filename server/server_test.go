@@ -40,7 +40,13 @@ func newConfig(t *testing.T, yaml string) *config.Config {
 // stops it and returns Run's result.
 func start(t *testing.T, cfg *config.Config) (*server.Server, func() error) {
 	t.Helper()
-	srv, err := server.New(cfg, testLogger(t))
+	return startLogged(t, cfg, testLogger(t))
+}
+
+// startLogged is start with the server logging to logger.
+func startLogged(t *testing.T, cfg *config.Config, logger *slog.Logger) (*server.Server, func() error) {
+	t.Helper()
+	srv, err := server.New(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

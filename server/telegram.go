@@ -9,7 +9,6 @@ import (
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
-	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/store"
 )
 
@@ -43,14 +42,14 @@ func (r botRouter) serves(bot string) bool {
 }
 
 // chatApp builds the router of routes.<platform>.
-func chatApp(cfg *config.Config, platform string, routes []config.ChatRoute) (botRouter, error) {
+func chatApp(b *builder, platform string, routes []config.ChatRoute) (botRouter, error) {
 	r := botRouter{byBot: map[string]core.Application{}}
 	for i, rt := range routes {
-		app, err := plugins.New(rt.Consumer, plugins.Options(rt.Options))
+		at := fmt.Sprintf("routes.%s[%d]", platform, i)
+		app, err := b.consumer(at, platform+" "+rt.Bot, rt.Consumer, rt.Options)
 		if err != nil {
-			return r, cfg.Errorf(fmt.Sprintf("routes.%s[%d].consumer", platform, i), "%v", err)
+			return r, err
 		}
-		app = core.Named(rt.Consumer, app)
 		if rt.Bot == "" {
 			r.all = app
 		} else {

@@ -27,6 +27,7 @@ type Worker struct {
 	layer    layer.Layer
 	db       *store.DB
 	rt       *core.Runtime
+	plugins  consumerSet
 	channels []string
 	listen   string
 }
@@ -47,31 +48,25 @@ func NewWorker(cfg *config.Config, logger *slog.Logger, opts WorkerOptions) (*Wo
 		logger = slog.Default()
 	}
 	channels := opts.Channels
-	router, routed, err := channelApp(cfg)
+	b := newBuilder(cfg, nil)
+	router, routed, err := channelApp(b)
+	if err == nil {
+		err = checkChannels(cfg, channels, routed)
+	}
 	if err != nil {
+		b.fresh().release()
 		return nil, err
 	}
 	if len(channels) == 0 {
 		channels = routed
 	}
-	if len(channels) == 0 {
-		return nil, cfg.Errorf("routes", "no routes.channel to serve: a worker needs at least one (channel: thumbnails, consumer: NAME)")
-	}
-	for _, ch := range channels {
-		if !slices.Contains(routed, ch) {
-			return nil, cfg.Errorf("routes", "no routes.channel entry for channel %q (routed: %s)", ch, strings.Join(routed, ", "))
-		}
-	}
-	if b := cfg.Layer.Backend(); b == config.LayerNone || b == config.LayerMemory {
-		// A memory layer lives in one process: nothing outside the worker
-		// could ever send to it.
-		return nil, cfg.Errorf("layer", "a worker needs a layer other processes reach (redis:// or nats://), not %s", b)
-	}
-	w := &Worker{cfg: cfg, log: logger, channels: channels, listen: opts.Listen}
+	w := &Worker{cfg: cfg, log: logger, channels: channels, listen: opts.Listen, plugins: b.built}
 	if w.layer, err = NewLayer(context.Background(), cfg, logger); err != nil {
+		w.plugins.release()
 		return nil, err
 	}
 	if w.db, err = store.Open(cfg.Store); err != nil {
+		w.plugins.release()
 		w.layer.Close()
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
@@ -87,17 +82,36 @@ func NewWorker(cfg *config.Config, logger *slog.Logger, opts WorkerOptions) (*Wo
 	return w, nil
 }
 
+// checkChannels checks that a worker has channels to serve, routed ones,
+// on a layer other processes reach.
+func checkChannels(cfg *config.Config, channels, routed []string) error {
+	if len(channels) == 0 && len(routed) == 0 {
+		return cfg.Errorf("routes", "no routes.channel to serve: a worker needs at least one (channel: thumbnails, consumer: NAME)")
+	}
+	for _, ch := range channels {
+		if !slices.Contains(routed, ch) {
+			return cfg.Errorf("routes", "no routes.channel entry for channel %q (routed: %s)", ch, strings.Join(routed, ", "))
+		}
+	}
+	if b := cfg.Layer.Backend(); b == config.LayerNone || b == config.LayerMemory {
+		// A memory layer lives in one process: nothing outside the worker
+		// could ever send to it.
+		return cfg.Errorf("layer", "a worker needs a layer other processes reach (redis:// or nats://), not %s", b)
+	}
+	return nil
+}
+
 // channelApp builds the ChannelNameRouter of routes.channel and lists the
 // routed names in config order.
-func channelApp(cfg *config.Config) (core.ChannelNameRouter, []string, error) {
+func channelApp(b *builder) (core.ChannelNameRouter, []string, error) {
 	router := core.ChannelNameRouter{}
 	var names []string
-	for i, r := range cfg.Routes.Channel {
-		app, err := plugins.New(r.Consumer, plugins.Options(r.Options))
+	for i, r := range b.cfg.Routes.Channel {
+		app, err := b.consumer(fmt.Sprintf("routes.channel[%d]", i), "channel "+r.Channel, r.Consumer, r.Options)
 		if err != nil {
-			return nil, nil, cfg.Errorf(fmt.Sprintf("routes.channel[%d].consumer", i), "%v", err)
+			return nil, nil, err
 		}
-		router[r.Channel] = core.Named(r.Consumer, app)
+		router[r.Channel] = app
 		names = append(names, r.Channel)
 	}
 	return router, names, nil
@@ -106,14 +120,15 @@ func channelApp(cfg *config.Config) (core.ChannelNameRouter, []string, error) {
 // Channels are the channel names the worker serves.
 func (w *Worker) Channels() []string { return slices.Clone(w.channels) }
 
-// Run serves the channels until ctx ends, then closes the layer and the
-// store.
+// Run serves the channels until ctx ends, then stops the plugins and closes
+// the layer and the store.
 func (w *Worker) Run(ctx context.Context) error {
 	stopHTTP, err := w.serveMetrics()
 	if err != nil {
 		w.Close()
 		return err
 	}
+	w.plugins.start(serviceEnv(plugins.Env{Layer: w.layer, Store: w.db}, w.log))
 	w.log.Info("worker ready", "channels", strings.Join(w.channels, ","), "layer", w.cfg.Layer.String(), "store", w.cfg.Store)
 	err = core.RunWorker(ctx, w.rt, w.channels...)
 	stopHTTP()
@@ -154,9 +169,10 @@ func (w *Worker) serveMetrics() (stop func(), err error) {
 	}, nil
 }
 
-// Close releases the layer and the store, for a worker that never ran.
+// Close stops and closes the plugins and releases the layer and the store,
+// for a worker that never ran.
 func (w *Worker) Close() error {
-	var errs []error
+	errs := []error{w.plugins.release()}
 	if err := w.layer.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("server: close layer: %w", err))
 	}

@@ -1,0 +1,159 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/plugins"
+)
+
+// lifecycle is a consumer with a service and resources: it records what
+// the hub does with it. Each route makes one, found by its id option in
+// lifecycles.
+type lifecycle struct {
+	panics  bool
+	started chan plugins.Env // Run began with this Env
+	ended   chan struct{}    // Run returned
+	closed  chan bool        // Close was called; true if Run had returned by then
+}
+
+var lifecycles sync.Map // id → *lifecycle
+
+func init() {
+	plugins.RegisterFactory("lifecycle", func(opts plugins.Options) (core.Application, error) {
+		var o struct {
+			ID     string `json:"id"`
+			Panics bool   `json:"panics"`
+		}
+		if err := opts.Decode(&o); err != nil {
+			return nil, err
+		}
+		l := &lifecycle{panics: o.Panics, started: make(chan plugins.Env, 1), ended: make(chan struct{}), closed: make(chan bool, 1)}
+		lifecycles.Store(o.ID, l)
+		return l, nil
+	})
+}
+
+func (l *lifecycle) Serve(ctx context.Context, _ *core.Scope, inbox core.Inbox, _ core.SendFunc) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (l *lifecycle) Run(ctx context.Context, env plugins.Env) error {
+	defer close(l.ended)
+	l.started <- env
+	if l.panics {
+		panic("lifecycle test panic")
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (l *lifecycle) Close() error {
+	select {
+	case <-l.ended:
+		l.closed <- true
+	default:
+		l.closed <- false
+	}
+	return nil
+}
+
+func lifecycleOf(t *testing.T, id string) *lifecycle {
+	t.Helper()
+	v, ok := lifecycles.Load(id)
+	if !ok {
+		t.Fatalf("no lifecycle plugin %q was built", id)
+	}
+	return v.(*lifecycle)
+}
+
+// wait returns the value ch yields, failing the test after a while.
+func wait[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+// TestPluginLifecycle checks that a plugin's service runs with the store,
+// the layer and a logger that names it, is cancelled at shutdown and
+// waited for, and that the plugin is closed after that.
+func TestPluginLifecycle(t *testing.T) {
+	id := t.Name()
+	_, stop := start(t, newConfig(t, "routes:\n  websocket:\n    - {path: /ws/life/, consumer: lifecycle, options: {id: "+id+"}}\n"))
+	l := lifecycleOf(t, id)
+	env := wait(t, l.started, "the service to start")
+	if env.Store == nil || env.Layer == nil || env.Log == nil {
+		t.Errorf("service Env = %+v, want the store, the layer and a logger", env)
+	}
+	select {
+	case <-l.closed:
+		t.Fatal("plugin closed while the hub runs")
+	default:
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.ended:
+	default:
+		t.Fatal("Run returned before the service did")
+	}
+	if afterRun := wait(t, l.closed, "Close"); !afterRun {
+		t.Error("the plugin was closed before its service returned")
+	}
+}
+
+// TestPluginServicePanics checks that a panic in a service is logged and
+// leaves the hub running.
+func TestPluginServicePanics(t *testing.T) {
+	id := t.Name()
+	var logs syncBuffer
+	cfg := newConfig(t, "routes:\n  websocket:\n    - {path: /ws/life/, consumer: lifecycle, options: {id: "+id+", panics: true}}\n")
+	srv, stop := startLogged(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
+	l := lifecycleOf(t, id)
+	wait(t, l.ended, "the service to panic")
+	if code, _ := get(t, "http://"+srv.Addr()+"/healthz"); code != 200 {
+		t.Errorf("/healthz after a service panic = %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.String(); !strings.Contains(got, "plugin service failed") || !strings.Contains(got, "plugin=lifecycle") ||
+		!strings.Contains(got, "lifecycle test panic") {
+		t.Errorf("log lacks the service's panic:\n%s", got)
+	}
+	wait(t, l.closed, "Close")
+}
+
+// syncBuffer is a bytes.Buffer that a logger may write to while a test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
