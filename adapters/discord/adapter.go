@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubhq/hub/adapters/chatscope"
 	"github.com/hubhq/hub/adapters/ratelimit"
+	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 )
@@ -57,7 +58,11 @@ type BotConfig struct {
 // Options configure an Adapter.
 type Options struct {
 	Bots []BotConfig
-	// Runtime runs an instance of its application per conversation.
+	// Runtime runs an instance of its application per conversation. With a
+	// Layer, each bot also takes actions for any of its conversations from
+	// the channel chat.ActionChannel(Platform, name) (see package relay);
+	// with a Store that keeps the message map (the store), a chat.Send with
+	// a HubID is linked there once sent.
 	Runtime *core.Runtime
 	// IdleTimeout closes a conversation's scope after this long without an
 	// event; 0 is DefaultIdleTimeout.
@@ -71,6 +76,8 @@ type Adapter struct {
 	opts Options
 	log  *slog.Logger
 	bots map[string]*botRunner
+	// links is the message map HubIDs are linked in; nil: not linked.
+	links relay.Links
 
 	scopes *chatscope.Table[conversation] // let in while Run runs
 }
@@ -85,6 +92,8 @@ type botRunner struct {
 
 	userID, username string      // set by Run from GET /users/@me
 	closed           atomic.Bool // set when Run ends: no more gateway connections
+
+	relayed reactions // set through the action channel, outside any scope
 
 	mu       sync.Mutex
 	channels map[string]channelInfo // guild channels seen, by id
@@ -103,6 +112,7 @@ func New(opts Options) (*Adapter, error) {
 		a.log = slog.Default()
 	}
 	a.log = a.log.With("adapter", Platform)
+	a.links = relay.LinksIn(opts.Runtime.Store)
 	a.scopes = a.newScopes()
 	for _, cfg := range opts.Bots {
 		b, err := a.newBot(cfg)
@@ -207,6 +217,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 		workers.Go(func() { a.consume(runCtx, b) })
 		if err := b.s.Open(); err != nil {
 			return fmt.Errorf("discord: bot %q: connect to the gateway: %w", b.cfg.Name, chat.Redact(err, b.cfg.Token))
+		}
+		if a.opts.Runtime.Layer != nil {
+			workers.Go(func() { a.relayActions(runCtx, b) })
 		}
 		a.log.Info("bot connected", "bot", b.cfg.Name, "username", b.username)
 	}

@@ -62,8 +62,8 @@ func startHub(t *testing.T, app core.Application, db core.StateStore, opts disco
 	h := &hub{logs: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.runtime = &core.Runtime{App: app, Store: db, Metrics: new(core.Metrics), Logger: logger}
-	if opts.Runtime != nil { // a template for the inbox settings
-		h.runtime.InboxSize, h.runtime.Policy = opts.Runtime.InboxSize, opts.Runtime.Policy
+	if opts.Runtime != nil { // a template for the inbox settings and the layer
+		h.runtime.InboxSize, h.runtime.Policy, h.runtime.Layer = opts.Runtime.InboxSize, opts.Runtime.Policy, opts.Runtime.Layer
 	}
 	prev := log.Writer()
 	log.SetOutput(h.logs) // discordgo logs there

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/hubhq/hub/adapters/chatscope"
+	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 )
 
@@ -47,7 +48,7 @@ func (a *Adapter) start(running context.Context, key string, c conversation) (*c
 		Extra: map[string]any{"channel_id": t.channel, "thread_parent_id": t.parent, "guild_id": t.guild},
 	}
 	r := &reactions{}
-	return a.opts.Runtime.Start(running, scope, func(ctx context.Context, ev core.Event) error {
+	return a.opts.Runtime.Start(running, scope, relay.Linked(a.links, a.log, key, func(ctx context.Context, ev core.Event) error {
 		return a.perform(ctx, b, t, r, ev)
-	})
+	}))
 }
