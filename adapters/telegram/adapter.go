@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubhq/hub/adapters/chatscope"
 	"github.com/hubhq/hub/adapters/ratelimit"
+	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 )
@@ -57,7 +58,11 @@ type BotConfig struct {
 // Options configure an Adapter.
 type Options struct {
 	Bots []BotConfig
-	// Runtime runs an instance of its application per chat.
+	// Runtime runs an instance of its application per chat. With a Layer,
+	// each bot also takes actions for any of its chats from the channel
+	// chat.ActionChannel(Platform, name) (see package relay); with a Store
+	// that keeps the message map (the store), a chat.Send with a HubID is
+	// linked there once sent.
 	Runtime *core.Runtime
 	// IdleTimeout closes a chat's scope after this long without an update;
 	// 0 is DefaultIdleTimeout.
@@ -87,6 +92,7 @@ type Adapter struct {
 	bots   map[string]*botRunner
 	rt     *core.Runtime // opts.Runtime, its application wrapped in track when there is an Outbox
 	outbox Outbox
+	links  relay.Links // nil: HubIDs are not linked
 
 	trackers sync.Map // *core.Scope → *tracker, while the scope lives
 
@@ -128,6 +134,7 @@ func New(opts Options) (*Adapter, error) {
 		}
 	}
 	a.log = a.log.With("adapter", Platform)
+	a.links = relay.LinksIn(opts.Runtime.Store, opts.Outbox)
 	a.scopes = a.newScopes()
 	for _, cfg := range opts.Bots {
 		b, err := a.newBot(cfg)
@@ -221,8 +228,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	defer a.shutdown()
 
 	ctx, stop := context.WithCancel(ctx)
-	var polls sync.WaitGroup
+	var polls, relays sync.WaitGroup // relays end before the senders stop
 	defer polls.Wait()
+	defer relays.Wait()
 	defer stop() // a failing bot stops the others
 	for _, b := range a.bots {
 		if err := a.receive(ctx, b, &polls); err != nil {
@@ -230,6 +238,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("telegram: bot %q: %w", b.cfg.Name, chat.Redact(err, b.cfg.Token))
+		}
+		if a.rt.Layer != nil {
+			relays.Go(func() { a.relayActions(ctx, b) })
 		}
 		a.log.Info("bot started", "bot", b.cfg.Name, "username", b.username, "mode", b.cfg.Mode)
 	}

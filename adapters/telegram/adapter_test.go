@@ -68,6 +68,9 @@ func startHub(t *testing.T, app core.Application, db core.StateStore, opts teleg
 	t.Helper()
 	h := &hub{logs: &syncBuffer{}, done: make(chan error, 1)}
 	h.runtime = &core.Runtime{App: app, Store: db, Metrics: new(core.Metrics), Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if opts.Runtime != nil { // a template for the layer
+		h.runtime.Layer = opts.Runtime.Layer
+	}
 	log.SetOutput(h.logs)
 	t.Cleanup(func() { log.SetOutput(nil) })
 	opts.Runtime = h.runtime
