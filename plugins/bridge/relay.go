@@ -46,22 +46,32 @@ func (b *Bridge) Run(ctx context.Context, env plugins.Env) error {
 		log = slog.Default()
 	}
 	log = log.With("room", b.room)
-	v, _ := rooms.LoadOrStore(b.room, make(chan struct{}, 1))
+	release, ok := claim(ctx, b.room, log)
+	if !ok {
+		return nil
+	}
+	defer release()
+	r := &relay{Bridge: b, layer: env.Layer, db: env.Store, log: log}
+	return r.run(ctx)
+}
+
+// claim waits until the room has no other relay in this process, or ctx
+// ends (ok is false).
+func claim(ctx context.Context, room string, log *slog.Logger) (release func(), ok bool) {
+	v, _ := rooms.LoadOrStore(room, make(chan struct{}, 1))
 	sem := v.(chan struct{})
 	select {
 	case sem <- struct{}{}:
-		defer func() { <-sem }()
+		return func() { <-sem }, true
 	default:
-		log.Debug("the room's relay runs on another route; standing by")
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-		case <-ctx.Done():
-			return nil
-		}
 	}
-	r := &relay{Bridge: b, layer: env.Layer, db: env.Store, log: log}
-	return r.run(ctx)
+	log.Debug("the room's relay runs on another route; standing by")
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, true
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // relay posts the room's messages in every endpoint but their origin.
