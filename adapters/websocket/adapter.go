@@ -57,11 +57,6 @@ const (
 )
 
 const (
-	// readBufferSize is the socket's bufio.Reader: it holds a typical chat
-	// frame and its header; bigger messages are read straight into their
-	// own buffer, so a small one costs throughput little and saves memory on
-	// every idle socket. gorilla adopts it only above 256 bytes.
-	readBufferSize = 512
 	// parkAfter is how long a socket that has just sent a message keeps its
 	// reader waiting for the next before it is parked.
 	parkAfter = 10 * time.Millisecond

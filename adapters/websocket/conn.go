@@ -28,13 +28,14 @@ type conn struct {
 	scope *core.Scope
 	inst  *core.Instance
 	ws    *gorilla.Conn // set with state open, under mu
-	br    *bufio.Reader // gorilla's read buffer (nil if gorilla made its own)
+	w     *wire         // the network connection under ws (set with ws)
+	br    *bufio.Reader // gorilla's read buffer; its buffer is detached while parked
 
 	mu        sync.Mutex
 	state     connState
 	hs        *handshake // non-nil while state is stateHandshake
-	queue     []frame    // frames waiting for the flusher
-	flushing  bool       // a flusher goroutine is running
+	queue     [][]byte   // frames waiting for the flusher
+	flushing  bool       // a writer is at work: a sender writing at once, or a flusher goroutine
 	pingDue   bool       // the flusher owes the client a ping
 	closeSent bool       // the close frame is written (or cannot be)
 	code      int        // the close code decided, 0 while open
@@ -44,11 +45,15 @@ type conn struct {
 	noPark    bool       // the socket cannot be parked (TLS)
 	pollID    int32      // the socket's id in the poller (guarded by the poller's mu)
 	seen      time.Time  // when the client last proved alive
+	rdl       time.Time  // the read deadline in force
 	pinger    *time.Timer
 	closer    *time.Timer // drops a socket whose client does not answer the close
 }
 
-type frame struct {
-	kind int // gorilla.TextMessage or gorilla.BinaryMessage
-	data []byte
+// setReadDeadlineLocked sets the socket's read deadline. Callers hold mu.
+func (c *conn) setReadDeadlineLocked(t time.Time) {
+	if !t.Equal(c.rdl) {
+		c.rdl = t
+		_ = c.w.SetReadDeadline(t)
+	}
 }

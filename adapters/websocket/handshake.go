@@ -134,10 +134,10 @@ func (c *conn) upgrade(w http.ResponseWriter, r *http.Request, acc ws.Accept) er
 	o := c.a.opts
 	conn.SetReadLimit(o.MaxMessageSize)
 	conn.SetPongHandler(func(string) error { c.touch(); return nil })
-	_ = conn.SetReadDeadline(time.Now().Add(o.PongTimeout))
 	c.mu.Lock()
-	c.ws, c.br = conn, hj.br
+	c.ws, c.w, c.br = conn, hj.w, hj.br
 	c.seen = time.Now()
+	c.setReadDeadlineLocked(c.seen.Add(o.PongTimeout))
 	c.endHandshakeLocked(stateOpen)
 	c.pinger = time.AfterFunc(o.PingInterval, c.ping) // its callback takes mu, so it sees pinger set
 	c.mu.Unlock()
@@ -150,13 +150,16 @@ func (c *conn) upgrade(w http.ResponseWriter, r *http.Request, acc ws.Accept) er
 	return nil
 }
 
-// hijacker hands gorilla a read buffer the adapter can see into. With
-// Upgrader.ReadBufferSize 0, gorilla adopts the hijacked bufio.Reader when
-// it holds more than 256 bytes; giving it this one lets the reader wait for
-// the next frame in bufio (a shallow stack, so an idle socket's goroutine
-// stays small) and consume pongs itself.
+// hijacker hands gorilla the adapter's own read buffer and connection.
+// With Upgrader.ReadBufferSize 0, gorilla adopts the hijacked bufio.Reader
+// when it holds more than 256 bytes; giving it this one lets the reader wait
+// for the next frame in bufio (a shallow stack, so an idle socket's
+// goroutine stays small), consume pongs itself, and take the buffer away
+// while the socket is parked. The connection is a wire, through which
+// gorilla's own writes wait for the adapter's.
 type hijacker struct {
 	http.ResponseWriter
+	w  *wire
 	br *bufio.Reader
 }
 
@@ -166,6 +169,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil || brw.Reader.Buffered() > 0 {
 		return nc, brw, err // gorilla refuses a client that spoke before the handshake ended
 	}
-	h.br = bufio.NewReaderSize(nc, readBufferSize)
-	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
+	h.w, h.br = newWire(nc), new(bufio.Reader)
+	attachBuffer(h.br, nc)
+	return h.w, bufio.NewReadWriter(h.br, brw.Writer), nil
 }

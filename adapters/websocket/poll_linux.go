@@ -57,13 +57,9 @@ var errPollerStopped = errors.New("websocket: poller stopped")
 // park registers c's socket for its next readability event. The caller has
 // marked c parked; on an error nothing was registered.
 func (p *poller) park(c *conn) error {
-	sc, ok := c.ws.NetConn().(syscall.Conn)
-	if !ok {
+	rc := c.w.rc
+	if rc == nil {
 		return errors.ErrUnsupported // TLS and other wrapped connections buffer on their own
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -95,16 +91,11 @@ func (p *poller) park(c *conn) error {
 // poller may not have handed on yet (a wake-up can lag behind a busy
 // scheduler): then it is not silent, whatever its last pong says.
 func readable(c *conn) bool {
-	sc, ok := c.ws.NetConn().(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	if c.w.rc == nil {
 		return false
 	}
 	ready := false
-	_ = rc.Control(func(fd uintptr) {
+	_ = c.w.rc.Control(func(fd uintptr) {
 		var b [1]byte
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		ready = n > 0 || err == nil // data, or the client's FIN
@@ -118,10 +109,8 @@ func (p *poller) forget(c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.conns, c.pollID)
-	if sc, ok := c.ws.NetConn().(syscall.Conn); ok && !p.stopped {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { _ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
-		}
+	if c.w.rc != nil && !p.stopped {
+		_ = c.w.rc.Control(func(fd uintptr) { _ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
 	}
 }
 

@@ -1,7 +1,9 @@
 package websocket
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -30,8 +32,11 @@ func (c *conn) readLoop(woken bool) {
 // read delivers messages until the socket ends, returning the close code
 // the client gave (1006 if none), or until it is parked with nothing to read.
 func (c *conn) read(woken bool) (code int, reason string, parked bool) {
+	if c.br.Size() == 0 {
+		attachBuffer(c.br, c.w) // the socket gave its buffer back when it parked
+	}
 	for mayPark, hot := !woken, false; ; mayPark = true {
-		if mayPark && c.br != nil && c.br.Buffered() == 0 && !(hot && c.awaitMore()) && c.park() {
+		if mayPark && c.br.Buffered() == 0 && !(hot && c.awaitMore()) && c.park() {
 			return 0, "", true
 		}
 		hot = false
@@ -48,7 +53,7 @@ func (c *conn) read(woken bool) (code int, reason string, parked bool) {
 		}
 		// Any other error means the instance has ended (its end closes the
 		// socket) or the adapter is dropping every socket.
-		c.touch() // a slow application (Block policy) is not the client's silence
+		c.touch() // after the delivery: a slow application (Block policy) is not the client's silence
 		hot = true
 	}
 }
@@ -56,6 +61,9 @@ func (c *conn) read(woken bool) (code int, reason string, parked bool) {
 // next reads the next message. It has none (ok false) for a pong, or for
 // text that is not UTF-8, which starts a close with 1007.
 func (c *conn) next() (ev ws.Receive, ok bool, err error) {
+	if !wholeFrame(c.br) {
+		c.liveDeadline() // the read may wait on the client
+	}
 	if pong, err := c.skipPong(); pong || err != nil {
 		return ev, false, err
 	}
@@ -63,21 +71,48 @@ func (c *conn) next() (ev ws.Receive, ok bool, err error) {
 	if err != nil {
 		return ev, false, err
 	}
-	c.touch()
-	data, err := io.ReadAll(r)
+	b := getBuffer()
+	defer putBuffer(b)
+	*b, err = readAll(*b, r)
+	data := *b
 	switch {
 	case err != nil:
 		return ev, false, err
 	case kind == gorilla.BinaryMessage:
-		if data == nil {
-			data = []byte{} // Bytes is never nil for a binary frame
-		}
-		return ws.Receive{Bytes: data}, true, nil
+		return ws.Receive{Bytes: append([]byte{}, data...)}, true, nil // Bytes is never nil for a binary frame
 	case !utf8.Valid(data):
 		c.startClose(ws.CloseInvalidData, "invalid UTF-8", false)
 		return ev, false, nil
 	}
 	return ws.Receive{Text: string(data)}, true, nil
+}
+
+// wholeFrame reports whether br holds all of the next frame, when that is a
+// pong or a data frame that ends its message: reading it cannot then wait
+// on the client, so the read deadline need not be moved first.
+func wholeFrame(br *bufio.Reader) bool {
+	p, _ := br.Peek(br.Buffered())
+	if len(p) < 2 || p[0]&finalBit == 0 {
+		return false
+	}
+	switch p[0] & 0x0f {
+	case gorilla.TextMessage, gorilla.BinaryMessage, gorilla.PongMessage:
+	default:
+		return false
+	}
+	n, header := uint64(p[1]&^maskBit), 2
+	switch {
+	case n == 126 && len(p) >= 4:
+		n, header = uint64(binary.BigEndian.Uint16(p[2:])), 4
+	case n == 127 && len(p) >= 10:
+		n, header = binary.BigEndian.Uint64(p[2:]), 10
+	case n >= 126:
+		return false
+	}
+	if p[1]&maskBit != 0 {
+		header += 4
+	}
+	return len(p) >= header && n <= uint64(len(p)-header)
 }
 
 // skipPong waits until the next frame starts to arrive, in bufio rather
@@ -86,9 +121,6 @@ func (c *conn) next() (ev ws.Receive, ok bool, err error) {
 // gorilla would handle one and then wait deep in its own frames for the
 // next data frame, where the socket can be neither parked nor shrunk.
 func (c *conn) skipPong() (bool, error) {
-	if c.br == nil {
-		return false, nil
-	}
 	p, err := c.br.Peek(2)
 	if err != nil {
 		return false, err
@@ -111,7 +143,8 @@ func (c *conn) skipPong() (bool, error) {
 // sent one, and reports whether something arrived (or the read failed:
 // the caller then meets the error). A busy socket so keeps its reader
 // rather than park and wake for every message, which costs a system call,
-// a poller round and a goroutine each time.
+// a poller round and a goroutine each time. The short deadline stays set:
+// next moves it before any read that may wait on the client.
 func (c *conn) awaitMore() bool {
 	c.mu.Lock()
 	if c.state != stateOpen || c.noPark {
@@ -122,21 +155,33 @@ func (c *conn) awaitMore() bool {
 	if limit := c.seen.Add(c.a.opts.PongTimeout); limit.Before(deadline) {
 		deadline = limit
 	}
-	_ = c.ws.SetReadDeadline(deadline)
+	c.setReadDeadlineLocked(deadline)
 	c.mu.Unlock()
 	_, err := c.br.Peek(1) // bufio hands the timeout to this call alone; gorilla never sees it
-	c.mu.Lock()
-	if !c.closeSent { // once it is sent, the flusher has set the close's deadline
-		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
-	}
-	c.mu.Unlock()
 	var ne net.Error
 	return err == nil || !errors.As(err, &ne) || !ne.Timeout()
 }
 
+// liveDeadline sets the read deadline for a read that may wait on the
+// client: PongTimeout after the client last proved alive. To spare a busy
+// socket a timer update per frame, the deadline moves only once it falls
+// short, and then a quarter further: a silent client is dropped between
+// PongTimeout and 1.25 × PongTimeout after its last sign of life. Once the
+// close frame is out, the close's own deadline stands.
+func (c *conn) liveDeadline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	timeout := c.a.opts.PongTimeout
+	if !c.closeSent && c.rdl.Before(c.seen.Add(timeout)) {
+		c.setReadDeadlineLocked(c.seen.Add(timeout + timeout/4))
+	}
+}
+
 // park hands an idle socket to the adapter's poller and reports whether this
 // reader goroutine must now end. A closing socket is not parked: its reader
-// waits for the client's close frame with a deadline.
+// waits for the client's close frame with a deadline. The read buffer goes
+// back to the pool before the socket is registered, since the next reader
+// may start at once.
 func (c *conn) park() bool {
 	p := c.a.poller() // before parked is set: drop reads a.poll once it sees parked
 	c.mu.Lock()
@@ -144,6 +189,7 @@ func (c *conn) park() bool {
 		c.mu.Unlock()
 		return false
 	}
+	detachBuffer(c.br)
 	c.parked = true // before registering: the wake-up may come at once
 	c.mu.Unlock()
 	err := p.park(c)
@@ -155,6 +201,9 @@ func (c *conn) park() bool {
 	mine := c.parked
 	c.parked = false
 	c.noPark = c.noPark || errors.Is(err, errors.ErrUnsupported)
+	if mine {
+		attachBuffer(c.br, c.w)
+	}
 	return !mine // drop took the socket over meanwhile and started its own reader
 }
 
@@ -170,8 +219,8 @@ func (c *conn) wake() {
 	}
 }
 
-// touch records that the client is alive and extends the read deadline.
-// Once closing, the deadline is the close's and stays.
+// touch records that the client is alive; liveDeadline reads it. Once
+// closing, the close's deadline counts, not the client's signs of life.
 func (c *conn) touch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -181,7 +230,6 @@ func (c *conn) touch() {
 func (c *conn) touchLocked() {
 	if c.state == stateOpen {
 		c.seen = time.Now()
-		_ = c.ws.SetReadDeadline(c.seen.Add(c.a.opts.PongTimeout))
 	}
 }
 
@@ -238,6 +286,7 @@ func (c *conn) teardown(code int, reason string) {
 	linger := c.lingering
 	c.mu.Unlock()
 	c.closeNet(linger) // a running flusher fails and exits
+	detachBuffer(c.br)
 	c.a.log.Debug("websocket: closed", "scope", c.scope.Key, "code", code, "reason", reason)
 	c.stop(ws.Disconnect{Code: code, Reason: reason})
 	c.a.done(c)
@@ -249,7 +298,7 @@ func (c *conn) teardown(code int, reason string) {
 // lose the close frame, so then a short-lived goroutine reads and discards
 // for a moment first.
 func (c *conn) closeNet(linger bool) {
-	nc := c.ws.NetConn()
+	nc := c.w.Conn
 	if !linger {
 		_ = nc.Close()
 		return

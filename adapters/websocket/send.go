@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -129,12 +128,8 @@ func (c *conn) accept(ctx context.Context, acc ws.Accept) error {
 
 // sendFrame queues one message. Like Daphne, a send before Accept accepts.
 func (c *conn) sendFrame(ctx context.Context, s ws.Send) error {
-	f := frame{kind: gorilla.BinaryMessage, data: bytes.Clone(s.Bytes)}
-	if s.Bytes == nil {
-		if !utf8.ValidString(s.Text) {
-			return fmt.Errorf("websocket: send to %s: text is not valid UTF-8", c.scope.Key)
-		}
-		f = frame{kind: gorilla.TextMessage, data: []byte(s.Text)}
+	if s.Bytes == nil && !utf8.ValidString(s.Text) {
+		return fmt.Errorf("websocket: send to %s: text is not valid UTF-8", c.scope.Key)
 	}
 	if c.is(stateHandshake) {
 		// Another goroutine of the application may accept first: only a
@@ -143,7 +138,11 @@ func (c *conn) sendFrame(ctx context.Context, s ws.Send) error {
 			return err
 		}
 	}
-	return c.enqueue(f)
+	op := byte(gorilla.TextMessage)
+	if s.Bytes != nil {
+		op = gorilla.BinaryMessage
+	}
+	return c.enqueue(newFrame(op, s.Text, s.Bytes))
 }
 
 func (c *conn) is(st connState) bool {

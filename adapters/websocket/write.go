@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	gorilla "github.com/gorilla/websocket"
@@ -10,24 +11,89 @@ import (
 	ws "github.com/hubhq/hub/core/websocket"
 )
 
-// enqueue adds a frame to the write queue, or closes a client that lets the
-// queue fill with 1008.
-func (c *conn) enqueue(f frame) error {
+// enqueue sends a frame (a pooled buffer, which it takes over): at once
+// when no writer is at work, else through the write queue. A client that
+// lets the queue fill is closed with 1008.
+func (c *conn) enqueue(f *[]byte) error {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
+		putBuffer(f)
 		return ErrClosed
+	}
+	if !c.flushing && c.w.rc != nil {
+		// The queue is empty and the wire free: write from the sender's
+		// goroutine, which saves a goroutine and a hand-over per message.
+		c.flushing = true
+		c.a.wg.Add(1)
+		c.mu.Unlock()
+		c.writeNow(f)
+		return nil
 	}
 	if n := len(c.queue); n >= c.a.opts.WriteQueue {
 		c.mu.Unlock()
+		putBuffer(f)
 		c.a.log.Warn("websocket: client too slow; closing", "scope", c.scope.Key, "code", ws.ClosePolicy, "queued", n)
 		c.startClose(ws.ClosePolicy, "client too slow", true)
 		return fmt.Errorf("websocket: send to %s: write queue full (%d frames), client too slow: %w", c.scope.Key, n, ErrClosed)
 	}
-	c.queue = append(c.queue, f)
+	c.queue = append(c.queue, queued(f))
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
+}
+
+// queued copies a frame to wait in the queue, and gives its pooled buffer
+// back: a slow client's queue holds its frames, not 4-KiB buffers.
+func queued(f *[]byte) []byte {
+	q := slices.Clone(*f)
+	putBuffer(f)
+	return q
+}
+
+// writeNow writes a frame without ever waiting: the caller has taken the
+// writer's part (flushing, and a count on the adapter's WaitGroup), and
+// writeNow passes it to a flusher goroutine if anything is left to write,
+// the rest of this frame included.
+func (c *conn) writeNow(f *[]byte) {
+	if !c.w.mu.TryLock() { // gorilla is writing a pong or a close: queue ahead of the rest
+		c.mu.Lock()
+		c.queue = slices.Insert(c.queue, 0, queued(f))
+		c.mu.Unlock()
+		go c.flush(nil, 0)
+		return
+	}
+	n, err := c.w.tryWrite(*f)
+	switch {
+	case err != nil:
+		c.w.mu.Unlock()
+		putBuffer(f)
+		c.writeFailed(err)
+		c.a.wg.Done()
+	case n < len(*f):
+		go c.flush(f, n) // the flusher inherits the wire's lock: nothing may come between
+	default:
+		c.w.mu.Unlock()
+		putBuffer(f)
+		if c.writerDone() {
+			c.a.wg.Done()
+		} else {
+			go c.flush(nil, 0)
+		}
+	}
+}
+
+// writerDone gives up the writer's part and reports true if nothing is left
+// to write; else the caller keeps it.
+func (c *conn) writerDone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateClosed && (len(c.queue) > 0 || c.pingDue || c.state == stateClosing && !c.closeSent) {
+		return false
+	}
+	c.flushing = false
+	c.queue = nil // an idle socket keeps no queue
+	return true
 }
 
 // startClose decides the close code and queues the close frame after what
@@ -75,25 +141,35 @@ func (c *conn) ping() {
 	}
 	c.mu.Unlock()
 	if run {
-		c.flush()
+		c.flush(nil, 0)
 	}
 }
 
-// kickLocked starts a flusher unless one is running. Callers hold mu, and
-// the connection is not closed, so the adapter's WaitGroup is above zero.
+// kickLocked starts a flusher unless a writer is at work. Callers hold mu,
+// and the connection is not closed, so the adapter's WaitGroup is above zero.
 func (c *conn) kickLocked() {
 	if c.flushing {
 		return
 	}
 	c.flushing = true
 	c.a.wg.Add(1)
-	go c.flush()
+	go c.flush(nil, 0)
 }
 
-// flush writes pings, queued frames and finally the close frame, then exits:
-// an idle socket has no writer goroutine.
-func (c *conn) flush() {
+// flush is the writer in a goroutine of its own. It finishes a frame whose
+// start writeNow wrote (f from byte sent on, with the wire still locked),
+// then writes pings, queued frames and finally the close frame, and exits
+// when there is nothing left: an idle socket has no writer goroutine.
+func (c *conn) flush(f *[]byte, sent int) {
 	defer c.a.wg.Done()
+	if f != nil {
+		err := c.w.finish((*f)[sent:], c.deadline())
+		putBuffer(f)
+		if err != nil {
+			c.writeFailed(err)
+			return
+		}
+	}
 	for {
 		c.mu.Lock()
 		var err error
@@ -105,24 +181,24 @@ func (c *conn) flush() {
 		case c.pingDue:
 			c.pingDue = false
 			c.mu.Unlock()
-			err = c.ws.WriteControl(gorilla.PingMessage, nil, c.deadline())
+			err = c.w.write(pingFrame, c.deadline())
 		case len(c.queue) > 0:
 			f := c.queue[0]
-			c.queue[0] = frame{}
+			c.queue[0] = nil
 			c.queue = c.queue[1:]
 			c.mu.Unlock()
-			err = c.write(f)
+			err = c.w.write(f, c.deadline())
 		case c.state == stateClosing && !c.closeSent:
 			c.closeSent = true
 			code, reason := c.code, c.reason
 			c.mu.Unlock()
-			err = c.ws.WriteControl(gorilla.CloseMessage, gorilla.FormatCloseMessage(code, reason), c.deadline())
+			err = c.w.write(closeFrame(code, reason), c.deadline())
 			if err == nil {
 				// Wait a little for the client's answer, no longer: the
 				// deadline ends a reader waiting for it, the timer a parked socket.
 				wait := min(closeWait, c.a.opts.CloseTimeout)
-				c.mu.Lock() // with mu: awaitMore restores its deadline only before closeSent
-				_ = c.ws.SetReadDeadline(time.Now().Add(wait))
+				c.mu.Lock() // with mu: the reader moves its deadline only before closeSent
+				c.setReadDeadlineLocked(time.Now().Add(wait))
 				if c.state != stateClosed {
 					c.closer = time.AfterFunc(wait, c.drop)
 				}
@@ -143,28 +219,24 @@ func (c *conn) flush() {
 
 func (c *conn) deadline() time.Time { return time.Now().Add(c.a.opts.WriteTimeout) }
 
-func (c *conn) write(f frame) error {
-	if err := c.ws.SetWriteDeadline(c.deadline()); err != nil {
-		return err
-	}
-	return c.ws.WriteMessage(f.kind, f.data)
-}
-
-// writeFailed ends the flusher after a failed write. The socket is then
+// writeFailed ends the writer after a failed write. The socket is then
 // useless (a frame may be half written), so it is dropped, which ends the
 // reader; a close decided before keeps its code.
 func (c *conn) writeFailed(err error) {
+	// gorilla has sent a close frame: it answered the client's close, or
+	// closed for a protocol error; the reader is ending, with its own code.
+	closing := errors.Is(err, gorilla.ErrCloseSent)
 	c.mu.Lock()
 	c.flushing = false
 	c.queue = nil
 	c.closeSent = true
-	if c.state == stateOpen {
+	if c.state == stateOpen && !closing {
 		c.state = stateClosing
 		c.code = ws.CloseAbnormal
 	}
 	c.mu.Unlock()
-	if errors.Is(err, gorilla.ErrCloseSent) {
-		return // the client closed and gorilla answered; the reader is ending
+	if closing {
+		return
 	}
 	c.a.log.Debug("websocket: write failed; dropping connection", "scope", c.scope.Key, "err", err)
 	c.drop()
@@ -174,16 +246,16 @@ func (c *conn) writeFailed(err error) {
 // the connection down. It is safe to call at any time, repeatedly.
 func (c *conn) drop() {
 	c.mu.Lock()
-	conn, parked := c.ws, c.parked
+	w, parked := c.w, c.parked
 	c.parked = false
 	c.mu.Unlock()
-	if conn == nil {
+	if w == nil {
 		return
 	}
 	if parked {
 		c.a.poll.forget(c)
 	}
-	_ = conn.NetConn().Close()
+	_ = w.Close()
 	if parked {
 		go c.readLoop(true) // a parked socket has no reader to notice: start one
 	}

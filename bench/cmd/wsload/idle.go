@@ -31,6 +31,7 @@ func idleMain(args []string) error {
 	path := fs.String("path", chatPath, "the hub route to open (the default is the chatroom consumer; "+echoPath+" is bench-echo)")
 	layerName := fs.String("layer", "memory", "the hub's channel layer: memory or none")
 	profile := fs.String("profile", "", "directory for the hub child's heap and goroutine profiles at the idle reading")
+	memRate := fs.Int("memprofilerate", 0, "the children's runtime.MemProfileRate (1: every allocation; for -profile); it costs memory, so it skews the RSS readings")
 	limit := fs.Duration("timeout", 3*time.Minute, "bound on the whole run")
 	_ = fs.Parse(args)
 	bench.RaiseNoFile()
@@ -47,7 +48,7 @@ func idleMain(args []string) error {
 		*n, *idle, *cycles, *par)
 	var results []idleResult
 	for _, mode := range splitList(*modes) {
-		r, err := measureIdle(ctx, mode, *path, *layerName, *n, *cycles, *par, *idle, *profile)
+		r, err := measureIdle(ctx, mode, *path, *layerName, *n, *cycles, *par, *idle, *profile, *memRate)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
@@ -83,8 +84,8 @@ type idleResult struct {
 }
 
 // measureIdle runs the idle benchmark against one fresh server child.
-func measureIdle(ctx context.Context, mode, path, layerName string, n, cycles, par int, idle time.Duration, profile string) (r idleResult, err error) {
-	c, err := startChild(mode, "-layer", layerName)
+func measureIdle(ctx context.Context, mode, path, layerName string, n, cycles, par int, idle time.Duration, profile string, memRate int) (r idleResult, err error) {
+	c, err := startChild(mode, "-layer", layerName, "-memprofilerate", fmt.Sprint(memRate))
 	if err != nil {
 		return r, err
 	}

@@ -51,7 +51,11 @@ func serveMain(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	mode := fs.String("mode", "hub", "hub or bare")
 	layerName := fs.String("layer", "memory", "the hub's channel layer: memory or none")
+	memRate := fs.Int("memprofilerate", 0, "runtime.MemProfileRate (0: the runtime's default)")
 	_ = fs.Parse(args)
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	bench.RaiseNoFile()
 
 	ctx, cancel := context.WithCancel(context.Background())
