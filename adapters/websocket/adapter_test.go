@@ -46,6 +46,8 @@ func TestAcceptWithSubprotocol(t *testing.T) {
 		{"query", s.RawQuery, "x=1"},
 		{"host", s.Headers.Get("Host"), host},
 		{"header", s.Headers.Get("X-Test"), "yes"},
+		{"protocol header", s.Headers.Get("Sec-WebSocket-Protocol"), "chat.v1, chat.v2"},
+		{"handshake headers", fmt.Sprint(s.Headers.Values("Sec-WebSocket-Key"), s.Headers.Values("Upgrade"), s.Headers.Values("Connection")), "[] [] []"},
 		{"subprotocols", strings.Join(s.Subprotocols, ","), "chat.v1,chat.v2"},
 	} {
 		if check.got != check.want {
