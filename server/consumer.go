@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime/debug"
 
 	"github.com/hubhq/hub/config"
@@ -83,10 +82,13 @@ func (c *consumer) close() error {
 // key (see builder.consumer).
 type consumerSet map[string]*consumer
 
-// start runs every Service among them that is not running yet.
-func (cs consumerSet) start(env func(name string) plugins.Env) {
+// start runs every Service among them that is not running yet, each with
+// env and its own name in env.Log.
+func (cs consumerSet) start(env plugins.Env) {
 	for _, c := range cs {
-		c.start(env(c.name))
+		e := env
+		e.Log = env.Log.With("plugin", c.name)
+		c.start(e)
 	}
 }
 
@@ -100,15 +102,6 @@ func (cs consumerSet) release() error {
 		errs = append(errs, c.close())
 	}
 	return errors.Join(errs...)
-}
-
-// serviceEnv is the Env of the plugin named name.
-func serviceEnv(l plugins.Env, log *slog.Logger) func(name string) plugins.Env {
-	return func(name string) plugins.Env {
-		env := l
-		env.Log = log.With("plugin", name)
-		return env
-	}
 }
 
 // builder builds the consumers of one config's routes. A route whose key
@@ -150,13 +143,17 @@ func (b *builder) consumer(at, match, name string, opts map[string]any) (core.Ap
 	return core.Named(name, c.app), nil
 }
 
-// fresh are the consumers this build made, not taken over from the old one.
-func (b *builder) fresh() consumerSet {
-	cs := consumerSet{}
-	for k, c := range b.built {
-		if b.old[k] != c {
-			cs[k] = c
+// without are the consumers of cs that other does not have.
+func (cs consumerSet) without(other consumerSet) consumerSet {
+	in := make(map[*consumer]bool, len(other))
+	for _, c := range other {
+		in[c] = true
+	}
+	out := consumerSet{}
+	for k, c := range cs {
+		if !in[c] {
+			out[k] = c
 		}
 	}
-	return cs
+	return out
 }

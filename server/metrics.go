@@ -19,7 +19,7 @@ import (
 // and adapter already keep, so serving metrics adds nothing to any hot path.
 func (s *Server) newMetricsHandler() http.Handler {
 	r := newRegistry()
-	for _, p := range s.runtimes {
+	for _, p := range s.runtimes.each() {
 		r.runtime(p.protocol, p.rt.Metrics)
 	}
 	r.consumers()

@@ -55,45 +55,52 @@ func mqttApp(b *builder) (brokerRouter, error) {
 	return routers, nil
 }
 
-// startMQTT makes the embedded broker (binding its port) and the adapter,
-// if the config has any broker.
-func (s *Server) startMQTT(app brokerRouter) error {
-	cfg := s.cfg
-	var brokers []mqtt.BrokerConfig
-	for _, b := range cfg.MQTT {
-		brokers = append(brokers, brokerConfig(b, app[b.Name]))
-	}
-	if e := cfg.MQTTBroker; e.On() {
-		users := map[string]string{}
-		for u, pw := range e.Users {
-			users[u] = pw.Value()
-		}
-		// With users the broker refuses anonymous clients, the hub's own
-		// connection included: it gets a user of its own, for this run only.
-		var self, pw string
-		if len(users) > 0 {
-			self, pw = "hub-"+randomHex(4), randomHex(16)
-			users[self] = pw
-		}
-		b, err := broker.New(broker.Options{Addr: e.Listen, Users: users, DataDir: cfg.BrokerDataDir(), Logger: s.log.With("component", "mqtt_broker")})
-		if err != nil {
-			return fmt.Errorf("server: embedded MQTT broker: %w", err)
-		}
-		s.broker = b
-		name := e.ConnName()
-		brokers = append(brokers, mqtt.BrokerConfig{
-			Name: name, URL: b.URL(), ClientID: "hub-" + name, Username: self, Password: pw,
-			Subscriptions: mqtt.SubscriptionsFor(app[name].Filters(), config.DefaultQoS),
-		})
-	}
-	if len(brokers) == 0 {
+// startBroker makes the embedded broker, binding its port, if the config
+// runs one. With users it refuses anonymous clients, the hub's own
+// connection included: that gets a user of its own, for this run only.
+func (s *Server) startBroker() error {
+	e := s.cfg.MQTTBroker
+	if !e.On() {
 		return nil
 	}
-	a, err := mqtt.New(mqtt.Options{Brokers: brokers, Runtime: s.runtime("mqtt", app), Logger: s.log.With("adapter", "mqtt")})
-	if err != nil {
-		return fmt.Errorf("server: mqtt: %w", err)
+	users := map[string]string{}
+	for u, pw := range e.Users {
+		users[u] = pw.Value()
 	}
-	s.adapters = append(s.adapters, adapter{"mqtt", a.Run})
+	if len(users) > 0 {
+		s.brokerUser, s.brokerPassword = "hub-"+randomHex(4), randomHex(16)
+		users[s.brokerUser] = s.brokerPassword
+	}
+	b, err := broker.New(broker.Options{Addr: e.Listen, Users: users, DataDir: s.cfg.BrokerDataDir(), Logger: s.log.With("component", "mqtt_broker")})
+	if err != nil {
+		return fmt.Errorf("server: embedded MQTT broker: %w", err)
+	}
+	s.broker = b
+	return nil
+}
+
+// mqttUnits makes one MQTT adapter per broker connection, subscribed to
+// what the routes of that broker match, so that a reload which changes
+// them reconnects that broker alone.
+func (s *Server) mqttUnits(cfg *config.Config, r *routing, us units) error {
+	var brokers []mqtt.BrokerConfig
+	for _, b := range cfg.MQTT {
+		brokers = append(brokers, brokerConfig(b, r.mqtt[b.Name]))
+	}
+	if s.broker != nil {
+		name := s.cfg.MQTTBroker.ConnName()
+		brokers = append(brokers, mqtt.BrokerConfig{
+			Name: name, URL: s.broker.URL(), ClientID: "hub-" + name, Username: s.brokerUser, Password: s.brokerPassword,
+			Subscriptions: mqtt.SubscriptionsFor(r.mqtt[name].Filters(), config.DefaultQoS),
+		})
+	}
+	for _, b := range brokers {
+		a, err := mqtt.New(mqtt.Options{Brokers: []mqtt.BrokerConfig{b}, Runtime: s.runtimes.mqtt, Logger: s.log.With("adapter", "mqtt")})
+		if err != nil {
+			return fmt.Errorf("server: mqtt: %w", err)
+		}
+		us["mqtt:"+b.Name] = &unit{name: "mqtt adapter of broker " + b.Name, spec: b, run: a.Run}
+	}
 	return nil
 }
 

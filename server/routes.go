@@ -32,23 +32,37 @@ func websocketApp(b *builder) (core.Application, error) {
 	return wsproto.OriginValidator(cfg.AllowedOrigins...)(router), nil
 }
 
-// mux serves the plugin pages of routes.http beside the hub's own endpoints.
-func (s *Server) mux() (mux *http.ServeMux, err error) {
+// newMux serves the plugin pages of cfg's routes.http beside the hub's own
+// endpoints.
+func (s *Server) newMux(cfg *config.Config) (mux *http.ServeMux, err error) {
 	mux = http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	// The metrics handler reads the store and layer, which New opens only
 	// after the routes proved buildable.
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { s.metricsHandler.ServeHTTP(w, r) })
-	for i, r := range s.cfg.Routes.HTTP {
+	for i, r := range cfg.Routes.HTTP {
 		h, ok := plugins.Handler(r.Handler)
 		if !ok {
-			return nil, s.cfg.Errorf(fmt.Sprintf("routes.http[%d].handler", i), "unknown page handler %q", r.Handler)
+			return nil, cfg.Errorf(fmt.Sprintf("routes.http[%d].handler", i), "unknown page handler %q", r.Handler)
 		}
 		if err := handle(mux, r.Path, h); err != nil {
-			return nil, s.cfg.Errorf(fmt.Sprintf("routes.http[%d].path", i), "%v", err)
+			return nil, cfg.Errorf(fmt.Sprintf("routes.http[%d].path", i), "%v", err)
 		}
 	}
 	return mux, nil
+}
+
+// mountWebhooks serves the webhooks of the Telegram bots among us.
+func mountWebhooks(cfg *config.Config, mux *http.ServeMux, us units) error {
+	for _, u := range us {
+		if u.hook == nil {
+			continue
+		}
+		if err := handle(mux, u.hookPath, u.hook); err != nil {
+			return cfg.Errorf("routes.http", "the webhook %s: %v", u.hookPath, err)
+		}
+	}
+	return nil
 }
 
 // handle registers a pattern from the config; ServeMux panics on a bad or

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"sync/atomic"
+
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
 )
@@ -21,7 +24,7 @@ func newRouting(cfg *config.Config, old consumerSet) (*routing, error) {
 	b := newBuilder(cfg, old)
 	r, err := b.routing()
 	if err != nil {
-		b.fresh().release()
+		b.built.without(old).release()
 		return nil, err
 	}
 	return r, nil
@@ -42,4 +45,23 @@ func (b *builder) routing() (r *routing, err error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// live is the application of one protocol's runtime: it resolves each new
+// scope through the routing current when the scope starts. A reload swaps
+// the routing; a scope already open keeps the consumer it was resolved to
+// until it ends.
+type live struct {
+	routes *atomic.Pointer[routing]
+	pick   func(*routing) core.Application
+}
+
+// Serve implements core.Application.
+func (l live) Serve(ctx context.Context, scope *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+	return core.ServeResolved(ctx, l, scope, inbox, send)
+}
+
+// Resolve implements core.Resolver.
+func (l live) Resolve(scope *core.Scope) (core.Application, *core.Scope, error) {
+	return l.pick(l.routes.Load()), scope, nil
 }

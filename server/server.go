@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hubhq/hub/adapters/mqtt/broker"
@@ -29,18 +32,30 @@ const readHeaderTimeout = 10 * time.Second
 
 // Server is one hub: everything a config describes, ready to Run.
 type Server struct {
-	cfg      *config.Config
+	cfg      *config.Config // as started: settings a reload cannot change are read here
 	log      *slog.Logger
 	db       *store.DB
-	layer    layer.Layer       // nil when the config says layer: none
-	runtimes []protocolRuntime // one per protocol, in the order /metrics lists them
+	layer    layer.Layer // nil when the config says layer: none
+	runtimes runtimes
 	ws       *websocket.Adapter
 	broker   *broker.Broker // the embedded MQTT broker, if on
-	adapters []adapter      // protocol adapters Run starts beside the HTTP server
-	routes   *routing       // the routers and the consumers they lead to
-	http     *http.Server
+	// brokerUser and brokerPassword are the hub's own login to its
+	// embedded broker, made up for this run.
+	brokerUser, brokerPassword string
+	http                       *http.Server
 
 	metricsHandler http.Handler
+
+	// What a reload swaps: new scopes and requests see the new value.
+	routes atomic.Pointer[routing]
+	mux    atomic.Pointer[http.ServeMux]
+
+	// reloading guards the fields below, which Run, Reload and Close change.
+	reloading sync.Mutex
+	phase     phase
+	current   *config.Config // the config last applied
+	units     units          // bots and broker connections
+	failed    chan error     // a unit started with the hub, or the broker, stopped on its own
 
 	mu        sync.Mutex
 	ln        net.Listener
@@ -57,14 +72,17 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger}
+	s := &Server{cfg: cfg, log: logger, current: cfg}
 	// Build everything that can fail on config first, so that a typo does
 	// not create a database file or connect to a broker.
-	mux, err := s.mux()
+	r, err := newRouting(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	if s.routes, err = newRouting(cfg, nil); err != nil {
+	s.routes.Store(r)
+	mux, err := s.newMux(cfg)
+	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	if s.layer, err = NewLayer(context.Background(), cfg, logger); err != nil {
@@ -75,20 +93,21 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
-	if err := s.startMQTT(s.routes.mqtt); err != nil {
+	s.runtimes = s.newRuntimes()
+	if err := s.startBroker(); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.startTelegram(s.routes.telegram, mux); err != nil {
+	if s.units, err = s.newUnits(cfg, r); err == nil {
+		err = mountWebhooks(cfg, mux, s.units)
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.startDiscord(s.routes.discord); err != nil {
-		s.Close()
-		return nil, err
-	}
+	s.mux.Store(mux)
 	w := cfg.WebSocket
-	s.ws = websocket.New(s.runtime("websocket", s.routes.websocket), websocket.Options{
+	s.ws = websocket.New(s.runtimes.websocket, websocket.Options{
 		MaxMessageSize:   int64(w.MaxMessageSize),
 		PingInterval:     w.PingInterval,
 		PongTimeout:      w.PongTimeout,
@@ -100,38 +119,68 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 	})
 	s.metricsHandler = s.newMetricsHandler()
 	s.http = &http.Server{
-		Handler:           s.ws.Wrap(mux),
+		Handler:           s.ws.Wrap(http.HandlerFunc(s.serveMux)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
 
-// adapter is a protocol adapter that runs until its context ends.
-type adapter struct {
-	name string
-	run  func(context.Context) error
+// phase is where a Server is in its life: a reload may come in any but
+// the last.
+type phase int
+
+const (
+	built   phase = iota // New returned; nothing runs yet
+	running              // Run has started the services and the units
+	stopped              // shutting down, or closed
+)
+
+// serveMux serves a request with the mux of the config last applied.
+func (s *Server) serveMux(w http.ResponseWriter, r *http.Request) {
+	s.mux.Load().ServeHTTP(w, r)
 }
 
-// runtime makes the core.Runtime of one protocol, with the settings every
-// protocol shares and metrics of its own.
-func (s *Server) runtime(protocol string, app core.Application) *core.Runtime {
-	rt := &core.Runtime{
-		App:       app,
-		Layer:     s.layer,
-		Store:     s.db,
-		InboxSize: s.cfg.Inbox.Size,
-		Policy:    s.cfg.Inbox.Policy,
-		Logger:    s.log.With("protocol", protocol),
-		Metrics:   new(core.Metrics),
+// runtimes are the core.Runtime of each protocol, shared by all of its
+// adapters (every bot of a platform, every broker), with metrics of their
+// own. Their application is live: it follows reloads.
+type runtimes struct {
+	websocket, mqtt, telegram, discord *core.Runtime
+}
+
+func (s *Server) newRuntimes() runtimes {
+	rt := func(protocol string, pick func(*routing) core.Application) *core.Runtime {
+		return &core.Runtime{
+			App:       live{&s.routes, pick},
+			Layer:     s.layer,
+			Store:     s.db,
+			InboxSize: s.cfg.Inbox.Size,
+			Policy:    s.cfg.Inbox.Policy,
+			Logger:    s.log.With("protocol", protocol),
+			Metrics:   new(core.Metrics),
+		}
 	}
-	s.runtimes = append(s.runtimes, protocolRuntime{protocol, rt})
-	return rt
+	return runtimes{
+		websocket: rt("websocket", func(r *routing) core.Application { return r.websocket }),
+		mqtt:      rt("mqtt", func(r *routing) core.Application { return r.mqtt }),
+		telegram:  rt("telegram", func(r *routing) core.Application { return r.telegram }),
+		discord:   rt("discord", func(r *routing) core.Application { return r.discord }),
+	}
+}
+
+// each lists the runtimes in the order /metrics shows them.
+func (r runtimes) each() []protocolRuntime {
+	return []protocolRuntime{{"websocket", r.websocket}, {"mqtt", r.mqtt}, {"telegram", r.telegram}, {"discord", r.discord}}
 }
 
 type protocolRuntime struct {
 	protocol string
 	rt       *core.Runtime
+}
+
+// env is what the plugins' services get (Log gains the plugin's name).
+func (s *Server) env() plugins.Env {
+	return plugins.Env{Layer: s.layer, Store: s.db, Log: s.log}
 }
 
 // Listen opens the listening socket, so that Addr is known before Run
@@ -178,18 +227,15 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("routes.channel are served by `hub worker`, not here", "channels", n)
 	}
 	s.log.Info("listening", "addr", addr, "url", "http://"+addr+"/", "store", s.cfg.Store, "layer", s.cfg.Layer.String())
-	// Plugin services start once the store and the layer they use are
-	// open, and stop (in Close) only after the last scope has ended.
-	s.routes.consumers.start(serviceEnv(plugins.Env{Layer: s.layer, Store: s.db}, s.log))
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
-	bg := s.startBackground()
+	stopBroker := s.startBackground()
 	var failure error
 	serving := true
 	select {
 	case err := <-served:
 		failure, serving = fmt.Errorf("server: serve: %w", err), false
-	case err := <-bg.failed:
+	case err := <-s.failed:
 		failure = err
 	case <-ctx.Done():
 	}
@@ -198,7 +244,7 @@ func (s *Server) Run(ctx context.Context) error {
 	} else {
 		s.log.Info("shutting down", "websockets", s.ws.Conns())
 	}
-	err := s.shutdown(bg)
+	err := s.shutdown(stopBroker)
 	if serving {
 		<-served // Serve returns ErrServerClosed once Shutdown has begun
 	}
@@ -208,76 +254,61 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(failure, err)
 }
 
-// background are the goroutines Run starts beside the HTTP server: the
-// protocol adapters and the embedded broker, stopped in that order.
-type background struct {
-	stopAdapters, stopBroker context.CancelFunc
-	adapters, brokerDone     chan error
-	failed                   chan error // an adapter or the broker ended before its time
-	n                        int        // adapters running
-}
-
-func (s *Server) startBackground() *background {
-	bg := &background{failed: make(chan error, len(s.adapters)+1), brokerDone: make(chan error, 1), adapters: make(chan error, len(s.adapters))}
-	// Adapters and the broker outlive Run's context until shutdown stops
-	// them, so that no consumer loses its layer or store under it.
-	var bctx, actx context.Context
-	bctx, bg.stopBroker = context.WithCancel(context.Background())
-	actx, bg.stopAdapters = context.WithCancel(context.Background())
+// startBackground starts what runs beside the HTTP server: the plugins'
+// services, the embedded broker and the units (bots, broker connections).
+// The broker or a unit stopping on its own stops the hub. The returned func
+// stops the broker.
+func (s *Server) startBackground() (stopBroker func() error) {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
+	// Services start once the store and the layer they use are open, and
+	// stop (in Close) only after the last scope has ended.
+	s.routes.Load().consumers.start(s.env())
+	s.failed = make(chan error, len(s.units)+1)
+	stopBroker = func() error { return nil }
 	if s.broker != nil {
+		// The broker outlives Run's context until shutdown stops it, so
+		// that no consumer loses its connection under it.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
 		s.brokerRan = true
 		go func() {
-			err := s.broker.Run(bctx)
-			if bctx.Err() == nil { // on its own: Run reports it, once
-				bg.failed <- fmt.Errorf("server: embedded MQTT broker stopped: %w", orStopped(err))
+			err := s.broker.Run(ctx)
+			if ctx.Err() == nil { // on its own: Run reports it, once
+				s.failed <- fmt.Errorf("server: embedded MQTT broker stopped: %w", orStopped(err))
 				err = nil
 			}
-			bg.brokerDone <- err
+			done <- err
 		}()
-	} else {
-		bg.brokerDone <- nil
-	}
-	for _, a := range s.adapters {
-		bg.n++
-		go func() {
-			err := a.run(actx)
-			switch {
-			case actx.Err() == nil: // on its own: Run reports it, once
-				bg.failed <- fmt.Errorf("server: %s adapter stopped: %w", a.name, orStopped(err))
-				err = nil
-			case err != nil:
-				err = fmt.Errorf("server: %s adapter: %w", a.name, err)
+		stopBroker = func() error {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("server: embedded MQTT broker: %w", err)
 			}
-			bg.adapters <- err
-		}()
-	}
-	return bg
-}
-
-func orStopped(err error) error {
-	if err == nil {
-		return errors.New("returned early")
-	}
-	return err
-}
-
-// stop ends the adapters, then the broker they may be connected to.
-func (bg *background) stop() error {
-	var errs []error
-	bg.stopAdapters()
-	for range bg.n {
-		if err := <-bg.adapters; err != nil && !errors.Is(err, context.Canceled) {
-			errs = append(errs, err)
+			return nil
 		}
 	}
-	bg.stopBroker()
-	if err := <-bg.brokerDone; err != nil && !errors.Is(err, context.Canceled) {
-		errs = append(errs, fmt.Errorf("server: embedded MQTT broker: %w", err))
+	fatal := func(err error) { s.failed <- err }
+	for _, u := range s.units {
+		u.start(fatal)
 	}
-	return errors.Join(errs...)
+	s.phase = running
+	return stopBroker
 }
 
-func (s *Server) shutdown(bg *background) error {
+// stopUnits ends every unit, all at once, and refuses reloads from then on.
+func (s *Server) stopUnits() error {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
+	wasRunning := s.phase == running
+	s.phase = stopped
+	if !wasRunning {
+		return nil
+	}
+	return haltAll(slices.Collect(maps.Values(s.units)))
+}
+
+func (s *Server) shutdown(stopBroker func() error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var errs []error
@@ -289,7 +320,8 @@ func (s *Server) shutdown(bg *background) error {
 	if err := s.ws.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: websocket shutdown: %w", err))
 	}
-	errs = append(errs, bg.stop(), s.Close())
+	// The units before the broker they may be connected to.
+	errs = append(errs, s.stopUnits(), stopBroker(), s.Close())
 	return errors.Join(errs...)
 }
 
@@ -299,6 +331,9 @@ func (s *Server) shutdown(bg *background) error {
 // is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.reloading.Lock()
+		s.phase = stopped
+		s.reloading.Unlock()
 		s.mu.Lock()
 		if s.ln != nil {
 			s.ln.Close() // Serve may never have taken it over
@@ -312,8 +347,8 @@ func (s *Server) Close() error {
 			cancel()
 			s.broker.Run(ctx)
 		}
-		if s.routes != nil {
-			errs = append(errs, s.routes.consumers.release())
+		if r := s.routes.Load(); r != nil {
+			errs = append(errs, r.consumers.release())
 		}
 		if err := s.closeLayer(); err != nil {
 			errs = append(errs, err)

@@ -50,6 +50,13 @@ func startLogged(t *testing.T, cfg *config.Config, logger *slog.Logger) (*server
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, run(t, srv)
+}
+
+// run runs srv until the test ends and returns a func that stops it and
+// returns Run's result.
+func run(t *testing.T, srv *server.Server) func() error {
+	t.Helper()
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +74,7 @@ func startLogged(t *testing.T, cfg *config.Config, logger *slog.Logger) (*server
 		}
 	})
 	t.Cleanup(func() { stop() })
-	return srv, stop
+	return stop
 }
 
 func testLogger(t *testing.T) *slog.Logger {

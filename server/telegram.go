@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
+	"github.com/hubhq/hub/adapters/discord"
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/config"
 	"github.com/hubhq/hub/core"
@@ -59,62 +59,70 @@ func chatApp(b *builder, platform string, routes []config.ChatRoute) (botRouter,
 	return r, nil
 }
 
-// startTelegram makes the Telegram adapter for the telegram bots that have
-// a route, and mounts the webhooks of those in webhook mode.
-func (s *Server) startTelegram(app botRouter, mux *http.ServeMux) error {
-	var bots []telegram.BotConfig
-	for i, b := range s.cfg.Bots {
-		if b.Platform != telegram.Platform {
-			continue
+// chatUnits makes one unit per bot that has a route: a Telegram or Discord
+// adapter with that bot alone. A bot without a route is not started.
+func (s *Server) chatUnits(cfg *config.Config, r *routing, us units) error {
+	for i, b := range cfg.Bots {
+		router := r.telegram
+		if b.Platform == discord.Platform {
+			router = r.discord
 		}
-		if !app.serves(b.Name) {
+		if !router.serves(b.Name) {
 			s.log.Warn("bot has no route; not started", "bot", b.Name)
 			continue
 		}
-		token, err := s.botToken(i, b)
+		token, err := s.botToken(cfg, i, b)
 		if err != nil {
 			return err
 		}
-		bots = append(bots, telegram.BotConfig{
-			Name:          b.Name,
-			Token:         telegram.Token(token),
-			APIURL:        b.APIURL,
-			Mode:          b.Mode,
-			WebhookURL:    b.WebhookURL,
-			WebhookSecret: telegram.Token(b.WebhookSecret.Value()),
-		})
+		var u *unit
+		if b.Platform == discord.Platform {
+			u, err = s.discordUnit(b, token)
+		} else {
+			u, err = s.telegramUnit(cfg, b, token)
+		}
+		if err != nil {
+			return err
+		}
+		us[b.Platform+":"+b.Name] = u
 	}
-	if len(bots) == 0 {
-		return nil
+	return nil
+}
+
+// telegramUnit makes the Telegram adapter of one bot.
+func (s *Server) telegramUnit(cfg *config.Config, b config.Bot, token string) (*unit, error) {
+	bot := telegram.BotConfig{
+		Name:          b.Name,
+		Token:         telegram.Token(token),
+		APIURL:        b.APIURL,
+		Mode:          b.Mode,
+		WebhookURL:    b.WebhookURL,
+		WebhookSecret: telegram.Token(b.WebhookSecret.Value()),
 	}
 	a, err := telegram.New(telegram.Options{
-		Bots:        bots,
-		Runtime:     s.runtime(telegram.Platform, app),
-		IdleTimeout: s.cfg.Telegram.IdleTimeout,
-		PollTimeout: s.cfg.Telegram.PollTimeout,
+		Bots:        []telegram.BotConfig{bot},
+		Runtime:     s.runtimes.telegram,
+		IdleTimeout: cfg.Telegram.IdleTimeout,
+		PollTimeout: cfg.Telegram.PollTimeout,
 		Outbox:      s.db,
-		Logger:      s.log.With("adapter", telegram.Platform),
+		Logger:      s.log, // the adapter adds adapter=telegram itself
 	})
 	if err != nil {
-		return fmt.Errorf("server: telegram: %w", err)
+		return nil, fmt.Errorf("server: telegram: %w", err)
 	}
-	for _, b := range bots {
-		if b.Mode != telegram.Webhook {
-			continue
+	u := &unit{name: "telegram adapter of bot " + b.Name, spec: []any{bot, cfg.Telegram}, run: a.Run}
+	if bot.Mode == telegram.Webhook {
+		u.hookPath = "POST " + config.WebhookPath(b.Name)
+		if u.hook, err = a.Webhook(b.Name); err != nil {
+			return nil, fmt.Errorf("server: telegram webhook %s: %w", b.Name, err)
 		}
-		h, err := a.Webhook(b.Name)
-		if err != nil {
-			return fmt.Errorf("server: telegram webhook %s: %w", b.Name, err)
-		}
-		mux.Handle("POST "+config.WebhookPath(b.Name), h)
 	}
-	s.adapters = append(s.adapters, adapter{telegram.Platform, a.Run})
-	return nil
+	return u, nil
 }
 
 // botToken is the bot's token from the config, else the one `hub token add`
 // stored under the bot's name. Neither error names the token itself.
-func (s *Server) botToken(i int, b config.Bot) (string, error) {
+func (s *Server) botToken(cfg *config.Config, i int, b config.Bot) (string, error) {
 	if tok := b.Token.Value(); tok != "" {
 		return tok, nil
 	}
@@ -122,11 +130,11 @@ func (s *Server) botToken(i int, b config.Bot) (string, error) {
 	tok, platform, err := s.db.TokenGet(context.Background(), b.Name)
 	switch {
 	case errors.Is(err, store.ErrNoToken):
-		return "", s.cfg.Errorf(at, "no token: set token: or run `hub token add %s %s`", b.Platform, b.Name)
+		return "", cfg.Errorf(at, "no token: set token: or run `hub token add %s %s`", b.Platform, b.Name)
 	case err != nil:
 		return "", fmt.Errorf("server: token of bot %s: %w", b.Name, err)
 	case platform != b.Platform:
-		return "", s.cfg.Errorf(at, "the stored token %q is for %s, not %s", b.Name, platform, b.Platform)
+		return "", cfg.Errorf(at, "the stored token %q is for %s, not %s", b.Name, platform, b.Platform)
 	}
 	return tok, nil
 }

@@ -54,7 +54,7 @@ func NewWorker(cfg *config.Config, logger *slog.Logger, opts WorkerOptions) (*Wo
 		err = checkChannels(cfg, channels, routed)
 	}
 	if err != nil {
-		b.fresh().release()
+		b.built.release()
 		return nil, err
 	}
 	if len(channels) == 0 {
@@ -128,7 +128,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	w.plugins.start(serviceEnv(plugins.Env{Layer: w.layer, Store: w.db}, w.log))
+	w.plugins.start(plugins.Env{Layer: w.layer, Store: w.db, Log: w.log})
 	w.log.Info("worker ready", "channels", strings.Join(w.channels, ","), "layer", w.cfg.Layer.String(), "store", w.cfg.Store)
 	err = core.RunWorker(ctx, w.rt, w.channels...)
 	stopHTTP()
