@@ -82,7 +82,7 @@ func Command() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(runCommand(), workerCommand(), chatCommand(), tokenCommand(), routesCommand(), versionCommand())
+	root.AddCommand(runCommand(), reloadCommand(), workerCommand(), chatCommand(), tokenCommand(), routesCommand(), versionCommand())
 	root.AddCommand(doctorCommand(), initCommand())
 	return root
 }
