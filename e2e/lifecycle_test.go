@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -44,13 +45,20 @@ func writePlugin(t *testing.T, dir string) string {
 	return path
 }
 
-// needPython returns the python3 to run plugins with, or skips.
+// needPython returns the python3 to run plugins with, or skips. It is the
+// interpreter itself, not a wrapper such as a pyenv shim, which can take
+// seconds to start.
 func needPython(t *testing.T) string {
 	t.Helper()
-	if py, err := exec.LookPath("python3"); err == nil {
-		return py
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return need(t, "/usr/bin/python3") // skips, or fails in CI
 	}
-	return need(t, "/usr/bin/python3") // skips, or fails in CI
+	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", py, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // processesRunning lists the pids whose command line contains marker (a
@@ -104,6 +112,7 @@ func TestExecPluginStopsWithHub(t *testing.T) {
 listen: 127.0.0.1:0
 store: ./hub.db
 log: {level: info, format: text}
+websocket: {handshake_timeout: 30s} # the plugin starts with the first socket
 routes:
   websocket:
     - path: /ws/plugin/
