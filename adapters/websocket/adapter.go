@@ -58,7 +58,8 @@ const (
 
 const (
 	// parkAfter is how long a socket that has just sent a message keeps its
-	// reader waiting for the next before it is parked.
+	// reader waiting for the next before it is parked (at least half of it;
+	// see awaitMore).
 	parkAfter = 10 * time.Millisecond
 	// closeWait bounds how long a socket waits for the client's answer to a
 	// close frame (capped by CloseTimeout).
