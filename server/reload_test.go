@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
@@ -19,6 +21,7 @@ import (
 	"github.com/hubhq/hub/consumers"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
+	hubmqtt "github.com/hubhq/hub/core/mqtt"
 	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/server"
 )
@@ -246,10 +249,11 @@ func (tg tagged) Disconnect(c *consumers.ChatConn, d chat.Disconnect) error {
 	return nil
 }
 
-// TestReloadBots adds a bot, changes the route of another, then removes
-// it: the added bot starts, the unchanged one keeps running (its open
-// conversation too) with its new route for new conversations, and the
-// removed one stops, its conversation ending with a disconnect.
+// TestReloadBots adds a bot, changes the route of another, removes it,
+// then changes the settings of the first: the added bot starts, the
+// unchanged one keeps running (its open conversation too) with its new
+// route for new conversations, the removed one stops, its conversations
+// ending with a disconnect, and the changed one restarts.
 func TestReloadBots(t *testing.T) {
 	fake := telegramtest.New(t)
 	alpha := fake.AddBot("1001:alpha-secret", "alpha_bot")
@@ -317,8 +321,24 @@ func TestReloadBots(t *testing.T) {
 	if n := len(alpha.Requests("getUpdates")); n != polls {
 		t.Errorf("alpha still polls after its removal (%d getUpdates, then %d)", polls, n)
 	}
+
+	// beta's settings changed: it restarts, its conversation ends.
+	changed := strings.Replace(bots("beta"), "poll_timeout: 1s", "poll_timeout: 2s", 1)
+	if err := srv.Reload(rewrite(t, cfg, changed+"routes:\n  telegram:\n"+route("beta", "b"))); err != nil {
+		t.Fatal(err)
+	}
+	if d := wait(t, disconnects, "beta's conversation to end"); d != "beta: shutdown" {
+		t.Errorf("disconnect %q, want beta: shutdown", d)
+	}
+	beta.PushMessage(2, "bob", "restarted")
+	if got := beta.WaitSent(t, 2, 3)[2].Text; got != "b: restarted" {
+		t.Errorf("beta after its restart answered %q", got)
+	}
+	if n := len(beta.Requests("getMe")); n != 2 {
+		t.Errorf("beta called getMe %d times, want 2 (a restart)", n)
+	}
 	got := logs.String()
-	for _, want := range []string{`started=telegram:beta`, `stopped=telegram:alpha`, "plugins_built=2 plugins_dropped=1"} {
+	for _, want := range []string{`started=telegram:beta`, `stopped=telegram:alpha`, "plugins_built=2 plugins_dropped=1", "restarted=telegram:beta"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("reload log lacks %q", want)
 		}
@@ -352,4 +372,84 @@ func TestReloadConcurrentRequests(t *testing.T) {
 	if code, _ := get(t, "http://"+srv.Addr()+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d", code)
 	}
+}
+
+// mqttecho publishes every message it gets back under out/.
+func init() {
+	plugins.Register("mqttecho", core.AppFunc(func(ctx context.Context, _ *core.Scope, inbox core.Inbox, send core.SendFunc) error {
+		for {
+			ev, err := inbox.Next(ctx)
+			if err != nil {
+				return err
+			}
+			switch ev := ev.(type) {
+			case hubmqtt.Message:
+				if err := send(ctx, hubmqtt.Publish{Topic: "out/" + ev.Topic, Payload: ev.Payload, QoS: 1}); err != nil {
+					return err
+				}
+			case hubmqtt.Disconnect:
+				return nil
+			}
+		}
+	}))
+}
+
+// TestReloadMQTT adds an MQTT route: the broker connection restarts with
+// the new subscription and serves both topics; a reload that leaves the
+// MQTT config alone leaves the connection alone.
+func TestReloadMQTT(t *testing.T) {
+	port := closedPort(t)
+	head := "mqtt_broker: 127.0.0.1:" + port + "\nroutes:\n  mqtt:\n    - {broker: local, topic: \"a/#\", consumer: mqttecho}\n"
+	var logs syncBuffer
+	cfg := newConfig(t, head)
+	srv, _ := startLogged(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
+
+	client := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://127.0.0.1:" + port).SetClientID("reload-test"))
+	if tok := client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect to the embedded broker: %v", tok.Error())
+	}
+	t.Cleanup(func() { client.Disconnect(0) })
+	out := make(chan string, 16)
+	client.Subscribe("out/#", 1, func(_ paho.Client, m paho.Message) { out <- m.Topic() + " " + string(m.Payload()) })
+	// echoed publishes on topic until its echo comes back (the hub's
+	// connection subscribes at its own pace); late echoes of earlier
+	// topics are skipped.
+	echoed := func(topic string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			client.Publish(topic, 1, false, "ping").WaitTimeout(time.Second)
+			retry := time.After(200 * time.Millisecond)
+			for waiting := true; waiting; {
+				select {
+				case got := <-out:
+					if got == "out/"+topic+" ping" {
+						return
+					}
+				case <-retry:
+					waiting = false
+				}
+			}
+		}
+		t.Fatalf("no echo of %s", topic)
+	}
+	echoed("a/1")
+
+	if err := srv.Reload(rewrite(t, cfg, head+"    - {broker: local, topic: \"b/#\", consumer: mqttecho}\n")); err != nil {
+		t.Fatal(err)
+	}
+	echoed("b/1")
+	echoed("a/2")
+	if !strings.Contains(logs.String(), "restarted=mqtt:local") {
+		t.Errorf("the reload log does not say the connection restarted:\n%s", logs.String())
+	}
+
+	if err := srv.Reload(rewrite(t, cfg, head+"    - {broker: local, topic: \"b/#\", consumer: mqttecho}\n  websocket:\n    - {path: /ws/x/, consumer: chatroom}\n")); err != nil {
+		t.Fatal(err)
+	}
+	last := logs.String()[strings.LastIndex(logs.String(), "msg=reloaded"):]
+	if strings.Contains(last, "mqtt:local") {
+		t.Errorf("a reload without MQTT changes touched the connection: %s", last)
+	}
+	echoed("b/2")
 }
