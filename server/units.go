@@ -16,7 +16,7 @@ import (
 // connection. Each has its own adapter so that a reload can start, stop or
 // restart it and leave the others, and their open scopes, alone.
 type unit struct {
-	name string // "telegram bot support", in logs and errors
+	name string // "telegram adapter of bot support", in logs and errors
 	// spec is what the unit was made from, secrets included (never
 	// printed): a reload keeps a running unit whose spec is unchanged.
 	spec any
