@@ -35,6 +35,31 @@
 // Stats.Dropped rather than block the caller. Flush waits for all of them;
 // Close flushes everything queued before it closes the file.
 //
+// # The attempt journal
+//
+// The outbox row of a call is committed before the call and after its
+// answer; a crash in between would make the call again at the next start.
+// The attempt journal (journal.go, a file named JournalPath beside the
+// database) narrows that window to microseconds: an adapter appends "W id"
+// once the call's request is written to the platform, "R id result" when
+// the platform accepted it and "E id" when the attempt failed
+// (OutboxWrite or OutboxWritten, OutboxAnswered, OutboxErrored; OutboxWrite
+// makes the request's last write itself and appends W right after it, with
+// nothing in between that could pause the process). Open replays it before
+// anything reads the outbox: a pending entry whose last line is R is marked
+// sent with that result, one whose last line is W is marked sent with
+// LastError InDoubt (the platform got the whole request; its answer was
+// lost with the process), E leaves it pending. Then the journal is emptied.
+//
+// Lines are plain appends, not fsynced: a process crash, SIGKILL included,
+// loses none (they are in the OS's page cache), an OS crash or power loss
+// may lose the last ones, and then those calls are made again. What stays
+// open: a crash between the request's last write and its W line (two
+// system calls apart) makes the call again; a request written in full but
+// lost on the way (the connection broke) before a crash is not made again.
+// The journal is locked (flock) by the process appending to it, and another
+// process opening the database meanwhile does not replay it.
+//
 // # Concurrency
 //
 // A DB is safe for concurrent use. Writes are applied in queue order by one

@@ -30,7 +30,7 @@ type OutboxEntry struct {
 	Created     time.Time
 	Attempts    int
 	NextAttempt time.Time // not to be tried before
-	LastError   string
+	LastError   string    // on a sent entry: InDoubt, or ""
 	SentAt      time.Time // zero while pending
 	Failed      bool      // given up on: the platform refused it
 	Result      string    // the platform's answer, such as the new message's id
@@ -153,14 +153,14 @@ func (db *DB) OutboxPending(ctx context.Context, platform, bot string, limit int
 // first answer.
 func (db *DB) OutboxDone(ctx context.Context, id int64, result string) error {
 	now := db.now().UnixNano()
-	return db.outboxUpdate(ctx, "done", id,
+	return db.outboxSettle(ctx, "done", id,
 		`UPDATE outbox SET sent_at = ?, result = ?, attempts = attempts + 1, last_error = ''
 		 WHERE id = ? AND sent_at IS NULL`, now, result, id)
 }
 
 // OutboxRetry records a failed attempt and when to try again.
 func (db *DB) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
-	return db.outboxUpdate(ctx, "retry", id,
+	return db.outboxSettle(ctx, "retry", id,
 		`UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?
 		 WHERE id = ? AND sent_at IS NULL`, next.UnixNano(), lastErr, id)
 }
@@ -168,12 +168,14 @@ func (db *DB) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr
 // OutboxFail gives up on an entry the platform refused (a bad request, a
 // blocked bot): it is kept, with its error, but never sent again.
 func (db *DB) OutboxFail(ctx context.Context, id int64, lastErr string) error {
-	return db.outboxUpdate(ctx, "fail", id,
+	return db.outboxSettle(ctx, "fail", id,
 		`UPDATE outbox SET attempts = attempts + 1, failed = 1, last_error = ?
 		 WHERE id = ? AND sent_at IS NULL`, lastErr, id)
 }
 
-func (db *DB) outboxUpdate(ctx context.Context, what string, id int64, query string, args ...any) error {
+// outboxSettle commits an attempt's outcome; the entry's lines in the
+// attempt journal are then no longer needed.
+func (db *DB) outboxSettle(ctx context.Context, what string, id int64, query string, args ...any) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, query, args...)
 		return err
@@ -181,6 +183,7 @@ func (db *DB) outboxUpdate(ctx context.Context, what string, id int64, query str
 	if err != nil {
 		return fmt.Errorf("store: outbox %s %d: %w", what, id, err)
 	}
+	db.calls.settle(id)
 	return nil
 }
 

@@ -84,6 +84,7 @@ type DB struct {
 	w     *sql.DB   // owns the one writer connection (MaxOpenConns 1)
 	wconn *sql.Conn // pinned so every batch runs on the same connection
 	r     *sql.DB   // query-only reader pool
+	calls *journal  // the attempt journal of outbox calls (journal.go)
 
 	// mu guards closed and the send side of queue: enqueuers hold it for
 	// reading so Close (holding it for writing) knows no send is in flight
@@ -199,6 +200,12 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err := migrate(ctx, db.wconn, migrations); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Before any adapter reads its pending calls: those a crash cut off
+	// after the platform got them must not be made again.
+	if err := replayJournal(ctx, db.wconn, JournalPath(path), cfg.now().UnixNano()); err != nil {
+		return nil, fmt.Errorf("store: open %s: attempt journal: %w", path, err)
+	}
+	db.calls = newJournal(JournalPath(path))
 
 	// Readers are ordinary read-write opens with query_only set, not
 	// mode=ro: a read-only open of a WAL database cannot create or recover
@@ -244,7 +251,7 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		<-db.writerDone
 
-		db.closeErr = db.closeConns()
+		db.closeErr = errors.Join(db.closeConns(), db.calls.close())
 	})
 	return db.closeErr
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-telegram/bot"
 
 	"github.com/hubhq/hub/adapters/chatscope"
+	"github.com/hubhq/hub/adapters/outbox"
 	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
@@ -176,7 +177,7 @@ func (a *Adapter) newBot(cfg BotConfig) (*botRunner, error) {
 		bot.WithSkipGetMe(), // Run calls it, with a context and a clean error
 		bot.WithServerURL(cfg.APIURL),
 		bot.WithErrorsHandler(func(err error) { log.Warn("telegram client error", "err", chat.Redact(err, cfg.Token)) }),
-		bot.WithHTTPClient(sendTimeout, &http.Client{Timeout: sendTimeout, Transport: sendTransport()}),
+		bot.WithHTTPClient(sendTimeout, &http.Client{Timeout: sendTimeout, Transport: outbox.Transport(sendTransport())}),
 	}
 	api, err := bot.New(string(cfg.Token), opts...)
 	if err != nil {

@@ -13,9 +13,10 @@
 // With Options.Outbox (the store) the adapter is crash-safe: updates are
 // journaled before they are confirmed, every action is written to the
 // outbox (keyed by the update being handled) before its call is made, and a
-// restart replays both without taking any update's actions twice; only a
-// call in flight at the crash may be made twice. README.md states the
-// guarantee exactly.
+// restart replays both without taking any update's actions twice; the
+// store's attempt journal tells it which calls in flight at the crash had
+// reached Telegram, so those are not made again. README.md states the
+// guarantee exactly, and the microseconds it leaves open.
 //
 // Every chat of every bot is one scope (and every forum topic its own):
 // type "telegram", key "telegram:<bot>:<chat>[:<topic>]", Bot the bot's

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubhq/hub/adapters/outbox"
 	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/store"
 )
@@ -24,6 +25,7 @@ type Outbox interface {
 	OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
 	OutboxFail(ctx context.Context, id int64, lastErr string) error
 	OutboxPrune(ctx context.Context, before time.Time) (int64, error)
+	outbox.Journal
 	InboundAdd(ctx context.Context, platform, bot string, updates []store.Inbound, checkpointKey, checkpointValue string) error
 	InboundPending(ctx context.Context, platform, bot string) ([]store.Inbound, error)
 	InboundHandled(platform, bot string, id int64)
@@ -87,6 +89,8 @@ type courier struct {
 	chats map[int64]*chatQueue
 	jobs  map[int64]*job // queued, by outbox id
 	wg    sync.WaitGroup
+
+	journalOnce sync.Once
 }
 
 type chatQueue struct {
@@ -154,13 +158,14 @@ func (s *courier) run(chat int64, q *chatQueue) {
 // attempt makes j's call within the limits and records the outcome; it
 // returns false when the courier is stopping.
 func (s *courier) attempt(q *chatQueue, j *job) bool {
-	result, err := s.b.send(s.ctx, j.act)
+	result, err := s.b.send(outbox.WithEntry(s.ctx, s.a.outbox, j.id, s.journalFailed), j.act)
 	if err == nil {
-		// The consumer goes on at once; recording the answer only has to
-		// precede this chat's next call. (Either way a crash before it is
-		// committed makes the call again: the documented window.) It is
-		// recorded even when the sender is stopping, or a clean shutdown
-		// would make the call again at the next start.
+		// The consumer goes on at once; committing the answer only has to
+		// precede this chat's next call: the journal's R line stands for
+		// it until then, should the hub die. It is committed even when the
+		// sender is stopping, or a clean shutdown would make the call
+		// again at the next start.
+		s.journal(s.a.outbox.OutboxAnswered(j.id, result))
 		j.release(result, nil)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), sendTimeout)
 		s.record("done", j.id, s.a.outbox.OutboxDone(ctx, j.id, result))
@@ -168,6 +173,7 @@ func (s *courier) attempt(q *chatQueue, j *job) bool {
 		s.finish(q, j, result, nil)
 		return true
 	}
+	s.journal(s.a.outbox.OutboxErrored(j.id))
 	if s.ctx.Err() != nil {
 		return false
 	}
@@ -214,6 +220,20 @@ func (s *courier) record(what string, id int64, err error) {
 		// again (done) or retried at once (retry, failure).
 		s.a.log.Warn("could not record an outbox "+what, "bot", s.b.cfg.Name, "id", id, "err", err)
 	}
+}
+
+// journal logs, once per courier, that the attempt journal failed: calls
+// then go on, but a crash may make the ones in flight again.
+func (s *courier) journal(err error) {
+	if err != nil {
+		s.journalFailed(err)
+	}
+}
+
+func (s *courier) journalFailed(err error) {
+	s.journalOnce.Do(func() {
+		s.a.log.Warn("attempt journal failed: a crash may repeat the calls in flight", "bot", s.b.cfg.Name, "err", err)
+	})
 }
 
 // loadPending queues a bot's pending outbox entries, in id order, before

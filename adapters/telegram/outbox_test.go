@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +171,54 @@ func TestCleanRestartWithOutboxRepeatsNothing(t *testing.T) {
 		"[Welcome Ada!]", "Ada: You said: while down")
 	if n := len(tg.Requests("sendMessage")); n != 5 {
 		t.Fatalf("%d sendMessage calls, want 5", n)
+	}
+}
+
+func TestOutboxCallsAreJournaled(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(tokenA, "echo_bot")
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	startHub(t, echoApp(), db, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
+
+	tg.FailNext("sendMessage", http.StatusTooManyRequests, 1) // the greeting is refused once
+	tg.PushMessage(42, "ada", "hello")
+	sent := tg.WaitSent(t, 42, 2)
+	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+
+	// Each attempt: W once written, then E (refused) or R with the new
+	// message's id. The greeting was written first.
+	data, err := os.ReadFile(store.JournalPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byEntry := map[int64][]string{}
+	var ids []int64
+	for line := range strings.Lines(string(data)) {
+		var id int64
+		if _, err := fmt.Sscanf(line[2:], "%d", &id); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		if byEntry[id] == nil {
+			ids = append(ids, id)
+		}
+		byEntry[id] = append(byEntry[id], strings.TrimSuffix(line, "\n"))
+	}
+	slices.Sort(ids)
+	if len(ids) != 2 {
+		t.Fatalf("journal %q: want two entries", data)
+	}
+	want := [][]string{
+		{fmt.Sprint("W ", ids[0]), fmt.Sprint("E ", ids[0]), fmt.Sprint("W ", ids[0]), fmt.Sprintf("R %d \"%d\"", ids[0], sent[0].ID)},
+		{fmt.Sprint("W ", ids[1]), fmt.Sprintf("R %d \"%d\"", ids[1], sent[1].ID)},
+	}
+	for i, id := range ids {
+		if !slices.Equal(byEntry[id], want[i]) {
+			t.Errorf("entry %d: journal %q, want %q", id, byEntry[id], want[i])
+		}
 	}
 }

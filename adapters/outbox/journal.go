@@ -1,0 +1,229 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"syscall"
+)
+
+// Journal records the attempts at an outbox entry's call, so that a restart
+// after a crash knows which calls reached the platform: the store's attempt
+// journal (see package store, "The attempt journal").
+type Journal interface {
+	// OutboxWrite makes the write that completes entry id's request and
+	// appends W right after it (journalErr: the line could not be);
+	// errors.ErrUnsupported means it cannot: write, then OutboxWritten.
+	OutboxWrite(id int64, conn syscall.RawConn, p []byte) (n int, err, journalErr error)
+	OutboxWritten(id int64) error                 // the request is written in full
+	OutboxAnswered(id int64, result string) error // the platform accepted it
+	OutboxErrored(id int64) error                 // the attempt failed: it will be retried
+}
+
+type entryKey struct{}
+
+// entry is the outbox entry whose call a context's requests make.
+type entry struct {
+	journal Journal
+	id      int64
+	failed  func(error) // a journal line could not be written
+}
+
+// WithEntry returns ctx for the requests of entry id's call: Transport
+// journals them to j, and calls failed if it cannot.
+func WithEntry(ctx context.Context, j Journal, id int64, failed func(error)) context.Context {
+	return context.WithValue(ctx, entryKey{}, &entry{journal: j, id: id, failed: failed})
+}
+
+func (e *entry) record(err error) {
+	if err != nil {
+		e.failed(err)
+	}
+}
+
+// Transport makes t journal the requests of outbox entries: W once a
+// request is written in full, E when it fails or the platform answers with
+// an error status (R, the answer, is the courier's: it needs the answer
+// decoded). Other requests pass through untouched.
+//
+// "Written in full" is the write that completes the request, and a crash
+// between it and W is the one way left to make a call twice, so:
+//   - a streamed body is read into memory first and sent with its length
+//     (see whole);
+//   - W follows that last write, not net/http's WroteRequest, which comes
+//     before the transport flushes its buffer: a W appended there could
+//     precede the request's end, and a crash in between would lose the
+//     call. WroteRequest hands the flush to the attempt (see wireConn),
+//     which makes it and appends W back to back, with raw write(2)s
+//     (store.DB.OutboxWrite); if nothing was left to flush, W is appended
+//     at the first byte of the answer;
+//   - that last write is corked (see cork): it wakes no receiver on this
+//     host that could preempt the writer before W;
+//   - t speaks HTTP/1.1 only: over HTTP/2 streams share their writes.
+//
+// A journaled request is not cancelled with its context (the courier
+// stopping): once it may have reached the platform, only its answer says
+// whether the call was made. Its deadline, the client's timeout, holds.
+func Transport(t *http.Transport) http.RoundTripper {
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &wireConn{Conn: c}, nil
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	t.Protocols = &p
+	return journaled{next: t}
+}
+
+type journaled struct{ next http.RoundTripper }
+
+func (t journaled) RoundTrip(req *http.Request) (*http.Response, error) {
+	e, _ := req.Context().Value(entryKey{}).(*entry)
+	if e == nil {
+		return t.next.RoundTrip(req)
+	}
+	ctx, cancel := detach(req.Context())
+	req, err := whole(req.WithContext(httptrace.WithClientTrace(ctx, e.trace())))
+	if err == nil {
+		var resp *http.Response
+		if resp, err = t.next.RoundTrip(req); err == nil {
+			if resp.StatusCode >= http.StatusMultipleChoices {
+				e.record(e.journal.OutboxErrored(e.id))
+			}
+			resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			return resp, nil
+		}
+	}
+	cancel()
+	e.record(e.journal.OutboxErrored(e.id))
+	return nil, err
+}
+
+// attempt is one request of an entry's call.
+type attempt struct {
+	*entry
+	written atomic.Bool // W is appended
+}
+
+// trace appends W once the request is on the wire (see Transport).
+func (e *entry) trace() *httptrace.ClientTrace {
+	a := &attempt{entry: e}
+	var conn atomic.Pointer[wireConn]
+	return &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { conn.Store(wire(i.Conn)) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if c := conn.Load(); c != nil && i.Err == nil {
+				c.last.Store(a)
+			}
+		},
+		// The server read the request (or gave up on it): either way it
+		// left the process. This also covers connections Transport did
+		// not dial.
+		GotFirstResponseByte: a.wrote,
+	}
+}
+
+// finish makes the write that completes the request, p, corked, and
+// appends W: back to back if the journal can (see store.DB.OutboxWrite).
+func (a *attempt) finish(conn net.Conn, p []byte) (int, error) {
+	cork(conn, true)
+	defer cork(conn, false)
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			n, err, journalErr := a.journal.OutboxWrite(a.id, raw, p)
+			if !errors.Is(err, errors.ErrUnsupported) {
+				if err == nil {
+					a.written.Store(true)
+					a.record(journalErr)
+				}
+				return n, err
+			}
+		}
+	}
+	n, err := conn.Write(p)
+	if err == nil {
+		a.wrote()
+	}
+	return n, err
+}
+
+// wrote appends W, unless it is.
+func (a *attempt) wrote() {
+	if a.written.CompareAndSwap(false, true) {
+		a.record(a.journal.OutboxWritten(a.id))
+	}
+}
+
+// whole reads a streamed body into memory and sends it with its length. A
+// chunked body's content ends (the closing multipart boundary) one flush
+// before its terminator, and a server may act on it then: the request's
+// last write would not be what completes it. Chat calls are small.
+func whole(req *http.Request) (*http.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
+		return req, nil // none, or in memory (http.NewRequest knows its length)
+	}
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return req, nil
+}
+
+// detach keeps ctx's values and deadline but not its cancellation.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), d)
+	}
+	return context.WithCancel(ctx) // nothing would bound it: keep it cancellable
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	defer b.cancel()
+	return b.ReadCloser.Close()
+}
+
+// wireConn is a connection Transport dialled: once a journaled request is
+// written but for the transport's last flush, that flush is the attempt's
+// to make (see attempt.finish).
+type wireConn struct {
+	net.Conn
+	last atomic.Pointer[attempt]
+}
+
+func (c *wireConn) Write(p []byte) (int, error) {
+	if a := c.last.Swap(nil); a != nil {
+		return a.finish(c.Conn, p)
+	}
+	return c.Conn.Write(p)
+}
+
+// wire finds the wireConn under a connection, if Transport dialled it.
+func wire(c net.Conn) *wireConn {
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	w, _ := c.(*wireConn)
+	return w
+}

@@ -1,0 +1,150 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hubhq/hub/store"
+)
+
+// journalOf opens a store and returns it with a function reading its
+// attempt journal's lines.
+func journalOf(t *testing.T) (*store.DB, func() []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, func() []string {
+		data, _ := os.ReadFile(store.JournalPath(path))
+		return strings.Fields(strings.ReplaceAll(string(data), " ", "_"))
+	}
+}
+
+// noRaw is a journal that cannot make the last write itself.
+type noRaw struct{ *store.DB }
+
+func (noRaw) OutboxWrite(int64, syscall.RawConn, []byte) (int, error, error) {
+	return 0, errors.ErrUnsupported, nil
+}
+
+// post sends a streamed body, the way go-telegram/bot does (a pipe).
+func post(ctx context.Context, client *http.Client, url string) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, "text=hello") //nolint:errcheck // the reader reports it
+		pw.Close()
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(req)
+}
+
+func newClient() *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: Transport(http.DefaultTransport.(*http.Transport).Clone())}
+}
+
+func TestTransportJournalsEachAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   int
+		entry    bool
+		fallback bool // the journal cannot make the last write
+		want     []string
+	}{
+		{"accepted", http.StatusOK, true, false, []string{"W_7"}},
+		{"refused", http.StatusTooManyRequests, true, false, []string{"W_7", "E_7"}},
+		{"accepted, written by the transport", http.StatusOK, true, true, []string{"W_7"}},
+		{"not an outbox call", http.StatusOK, false, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, lines := journalOf(t)
+			var seen []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen = lines()
+				body, _ := io.ReadAll(r.Body)
+				if string(body) != "text=hello" || tc.entry && r.ContentLength != int64(len(body)) {
+					t.Errorf("body %q, length %d: want the whole body, with its length if journaled", body, r.ContentLength)
+				}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			ctx := t.Context()
+			if tc.entry {
+				var j Journal = db
+				if tc.fallback {
+					j = noRaw{db}
+				}
+				ctx = WithEntry(ctx, j, 7, func(err error) { t.Error(err) })
+			}
+			resp, err := post(ctx, newClient(), srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := lines(); !slices.Equal(got, tc.want) {
+				t.Errorf("journal %q, want %q", got, tc.want)
+			}
+			// Corked, the request reaches the server only once W is appended.
+			if runtime.GOOS == "linux" && tc.entry && !slices.Equal(seen, []string{"W_7"}) {
+				t.Errorf("the server got the request with the journal at %q, want W first", seen)
+			}
+		})
+	}
+}
+
+func TestTransportJournalsABrokenConnection(t *testing.T) {
+	db, lines := journalOf(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) //nolint:errcheck
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // no answer: the call's fate is unknown
+	}))
+	defer srv.Close()
+	if _, err := post(WithEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), newClient(), srv.URL); err == nil {
+		t.Fatal("no error from a dropped connection")
+	}
+	// Written, then failed: while the hub runs the call is retried.
+	if got, want := lines(), []string{"W_7", "E_7"}; !slices.Equal(got, want) {
+		t.Fatalf("journal %q, want %q", got, want)
+	}
+}
+
+func TestTransportWaitsForTheAnswerOfACancelledCall(t *testing.T) {
+	db, lines := journalOf(t)
+	arrived, answer := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-answer
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-arrived
+		cancel() // the courier stops while the platform has the call
+		close(answer)
+	}()
+	resp, err := post(WithEntry(ctx, db, 7, func(err error) { t.Error(err) }), newClient(), srv.URL)
+	if err != nil {
+		t.Fatalf("a call on the wire was abandoned: %v", err)
+	}
+	resp.Body.Close()
+	if got, want := lines(), []string{"W_7"}; !slices.Equal(got, want) {
+		t.Fatalf("journal %q, want %q", got, want)
+	}
+}
