@@ -67,6 +67,8 @@
 // locks. A read that starts after a write returned sees that write (WAL
 // readers see every committed transaction); a read never blocks a write or
 // vice versa. State with a TTL is invisible once expired; expired rows are
-// deleted lazily on read and by a periodic sweep that Close stops. Close
-// waits for the writer and the sweep, so no goroutine outlives it.
+// deleted lazily on read and by a periodic sweep that Close stops. The same
+// sweep forgets message-map copies older than the retention (30 days,
+// WithMessageRetention). Close waits for the writer and the sweep, so no
+// goroutine outlives it.
 package store

@@ -77,3 +77,27 @@ func TestMessagePruneForgetsOldCopies(t *testing.T) {
 		t.Error("the fresh copy was pruned")
 	}
 }
+
+func TestSweepForgetsCopiesPastTheRetention(t *testing.T) {
+	clock := newFakeClock()
+	db, _ := openTest(t, withClock(clock.Now), WithSweepInterval(5*time.Millisecond), WithMessageRetention(24*time.Hour))
+	c := MessageCopy{Scope: "discord:community:1", ID: "9"}
+	if err := db.MessageLink(t.Context(), "h", c); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(25 * time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, ok, err := db.MessageHubID(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep kept a copy older than the retention")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

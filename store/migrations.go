@@ -108,6 +108,9 @@ var migrations = []string{
 		PRIMARY KEY (scope, id)
 	) WITHOUT ROWID;
 	CREATE INDEX messages_hub ON messages (hub_id);`,
+
+	// 5: the sweep forgets copies older than the retention (WithMessageRetention).
+	`CREATE INDEX messages_created ON messages (created);`,
 }
 
 // ErrSchemaTooNew is returned by Open when the database was written by a newer

@@ -196,8 +196,9 @@ func (db *DB) sweep(ctx context.Context) (int64, error) {
 	}
 }
 
-// sweepLoop runs sweep every interval until ctx (cancelled by Close) ends.
-func (db *DB) sweepLoop(ctx context.Context, every time.Duration) {
+// sweepLoop runs sweep every interval until ctx (cancelled by Close) ends,
+// and forgets message copies older than keepLinks (if > 0).
+func (db *DB) sweepLoop(ctx context.Context, every, keepLinks time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -209,6 +210,9 @@ func (db *DB) sweepLoop(ctx context.Context, every time.Duration) {
 			// the writer and retried at the next tick; there is no one to
 			// return it to.
 			db.sweep(ctx) //nolint:errcheck
+			if keepLinks > 0 {
+				db.MessagePrune(ctx, db.now().Add(-keepLinks)) //nolint:errcheck // as above
+			}
 		}
 	}
 }

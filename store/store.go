@@ -51,6 +51,7 @@ type config struct {
 	readers     int
 	busyTimeout time.Duration
 	sweepEvery  time.Duration
+	keepLinks   time.Duration
 	queueSize   int
 	maxBatch    int
 	now         func() time.Time
@@ -69,6 +70,11 @@ func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTi
 // WithSweepInterval sets how often expired state is deleted in the background
 // (default 1m); d <= 0 disables the sweep and leaves only lazy deletion.
 func WithSweepInterval(d time.Duration) Option { return func(c *config) { c.sweepEvery = d } }
+
+// WithMessageRetention sets how long the message-id map keeps a copy
+// (default 30 days): the sweep forgets older ones, so an edit of a message
+// older than that is no longer relayed. d <= 0 keeps them forever.
+func WithMessageRetention(d time.Duration) Option { return func(c *config) { c.keepLinks = d } }
 
 // withQueueSize and withClock exist for tests.
 func withQueueSize(n int) Option            { return func(c *config) { c.queueSize = n } }
@@ -132,6 +138,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		readers:     4,
 		busyTimeout: 5 * time.Second,
 		sweepEvery:  time.Minute,
+		keepLinks:   30 * 24 * time.Hour,
 		queueSize:   4096,
 		maxBatch:    256,
 		now:         time.Now,
@@ -231,7 +238,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	db.bgCancel = cancel
 	if cfg.sweepEvery > 0 {
-		db.bg.Go(func() { db.sweepLoop(bgCtx, cfg.sweepEvery) })
+		db.bg.Go(func() { db.sweepLoop(bgCtx, cfg.sweepEvery, cfg.keepLinks) })
 	}
 	return db, nil
 }
