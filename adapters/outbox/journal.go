@@ -35,9 +35,9 @@ type entry struct {
 	failed  func(error) // a journal line could not be written
 }
 
-// WithEntry returns ctx for the requests of entry id's call: Transport
+// withEntry returns ctx for the requests of entry id's call: Transport
 // journals them to j, and calls failed if it cannot.
-func WithEntry(ctx context.Context, j Journal, id int64, failed func(error)) context.Context {
+func withEntry(ctx context.Context, j Journal, id int64, failed func(error)) context.Context {
 	return context.WithValue(ctx, entryKey{}, &entry{journal: j, id: id, failed: failed})
 }
 

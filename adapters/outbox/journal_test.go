@@ -90,7 +90,7 @@ func TestTransportJournalsEachAttempt(t *testing.T) {
 				if tc.fallback {
 					j = noRaw{db}
 				}
-				ctx = WithEntry(ctx, j, 7, func(err error) { t.Error(err) })
+				ctx = withEntry(ctx, j, 7, func(err error) { t.Error(err) })
 			}
 			resp, err := post(ctx, newClient(), srv.URL)
 			if err != nil {
@@ -116,7 +116,7 @@ func TestTransportJournalsABrokenConnection(t *testing.T) {
 		conn.Close() // no answer: the call's fate is unknown
 	}))
 	defer srv.Close()
-	if _, err := post(WithEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), newClient(), srv.URL); err == nil {
+	if _, err := post(withEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), newClient(), srv.URL); err == nil {
 		t.Fatal("no error from a dropped connection")
 	}
 	// Written, then failed: while the hub runs the call is retried.
@@ -139,7 +139,7 @@ func TestTransportWaitsForTheAnswerOfACancelledCall(t *testing.T) {
 		cancel() // the courier stops while the platform has the call
 		close(answer)
 	}()
-	resp, err := post(WithEntry(ctx, db, 7, func(err error) { t.Error(err) }), newClient(), srv.URL)
+	resp, err := post(withEntry(ctx, db, 7, func(err error) { t.Error(err) }), newClient(), srv.URL)
 	if err != nil {
 		t.Fatalf("a call on the wire was abandoned: %v", err)
 	}

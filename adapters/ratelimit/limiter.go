@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -137,6 +138,22 @@ func (l *Limiter[K]) state(c Call[K]) (time.Time, *rate.Limiter) {
 func (l *Limiter[K]) Until(c Call[K]) time.Time {
 	t, _ := l.state(c)
 	return t
+}
+
+// RetryAt says when a call that failed with err, after Do's retries, may
+// be made again: once its retry_after ends if that was too long to wait
+// (Limited); after MaxBackoff, or the retry_after if later, if it kept
+// failing in transit; never (false) if the platform refused it, since
+// repeating will not change that.
+func (l *Limiter[K]) RetryAt(c Call[K], err error) (time.Time, bool) {
+	until := l.Until(c)
+	switch {
+	case errors.Is(err, l.cfg.Limited):
+		return until, true
+	case l.cfg.Transient(err):
+		return later(until, time.Now().Add(MaxBackoff)), true
+	}
+	return time.Time{}, false
 }
 
 // hold stops calls to a conversation (the zero key: every call of the bot)

@@ -23,7 +23,7 @@ func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, tr *track
 	case a.outbox == nil:
 		sent, err = b.send(ctx, act)
 	default:
-		sent, err = a.performDurably(ctx, b, t.key(b.cfg.Name), ev.Type(), tr.nextKey(), act)
+		sent, err = a.performDurably(ctx, b, t.key(b.cfg.Name), ev.Type(), tr.NextKey(), act)
 	}
 	if err != nil {
 		return fmt.Errorf("telegram: %s in chat %d: %w", ev.Type(), t.chat, chat.Redact(err, b.cfg.Token))

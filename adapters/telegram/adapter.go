@@ -260,16 +260,16 @@ func (a *Adapter) startSending(ctx context.Context) (stop func(), err error) {
 		cancel()
 		for _, b := range a.bots {
 			if b.out != nil {
-				b.out.wg.Wait()
+				b.out.Wait()
 			}
 		}
 	}
-	if _, err := a.outbox.OutboxPrune(ctx, time.Now().Add(-keepSent)); err != nil {
+	if err := outbox.Prune(ctx, a.outbox); err != nil {
 		a.log.Warn("could not prune the outbox", "err", err)
 	}
 	for _, b := range a.bots {
 		b.out = newCourier(sendCtx, a, b)
-		if err := b.out.loadPending(ctx); err != nil {
+		if err := b.out.LoadPending(ctx); err != nil {
 			return stop, fmt.Errorf("telegram: bot %q: outbox: %w", b.cfg.Name, err)
 		}
 	}
