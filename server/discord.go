@@ -18,6 +18,7 @@ func (s *Server) discordUnit(b config.Bot, token string) (*unit, error) {
 	a, err := discord.New(discord.Options{
 		Bots:    []discord.BotConfig{bot},
 		Runtime: s.runtimes.discord,
+		Outbox:  s.db,
 		Logger:  s.log, // the adapter adds adapter=discord itself
 	})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -14,20 +16,56 @@ import (
 	"github.com/hubhq/hub/core/chat"
 )
 
-// perform turns an action of a conversation's application into a REST
-// call, made within the bot's and the channel's limits.
+// action is one REST call as it is made and, with an Outbox, stored:
+// everything needed to make it again after a restart. A consumer's action
+// is one or more of them (a long text is several messages, a new reaction
+// may first remove the old one).
+type action struct {
+	Kind      string `json:"kind"`
+	Channel   string `json:"channel,omitempty"`
+	Guild     string `json:"guild,omitempty"`
+	Text      string `json:"text,omitempty"`
+	ReplyTo   string `json:"reply_to,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
+	Emoji     string `json:"emoji,omitempty"`
+	// Nonce is sent with a new message, with enforce_nonce: Discord then
+	// creates one message per nonce, so a retry after a failure in transit
+	// does not post twice. It is stored with the call, so retries made
+	// after a restart carry it too.
+	Nonce string `json:"nonce,omitempty"`
+	// Interaction and Token answer an interaction (Respond).
+	Interaction string `json:"interaction,omitempty"`
+	Token       string `json:"token,omitempty"`
+	Ephemeral   bool   `json:"ephemeral,omitempty"`
+}
+
+// The calls a chat.React makes, besides the chat.* kinds.
+const (
+	addReaction    = "reaction.add"
+	removeReaction = "reaction.remove"
+)
+
+// perform turns an action of a conversation's application into REST calls,
+// made within the bot's and the channel's limits (through the outbox, with
+// an Outbox).
 func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, r *reactions, ev core.Event) error {
-	if send, ok := ev.(chat.Send); ok && utf8.RuneCountInString(send.Text) > maxMessage {
-		return a.sendLong(ctx, b, t, r, send)
-	}
+	return a.performKeyed(ctx, b, t, r, "", ev)
+}
+
+// performKeyed is perform for an action keyed by the event being handled
+// (see outbox.Tracker), so that the event handled again makes none of its
+// calls twice.
+func (a *Adapter) performKeyed(ctx context.Context, b *botRunner, t target, r *reactions, key string, ev core.Event) error {
 	var err error
-	if react, ok := ev.(chat.React); ok {
-		err = b.react(ctx, t, r, react)
-	} else {
-		var c call
-		var fn func(context.Context) error
-		if c, fn, err = b.request(t, ev); err == nil {
-			err = b.limit.Do(ctx, c, fn)
+	switch ev := ev.(type) {
+	case chat.Send:
+		err = a.sendText(ctx, b, t, key, ev)
+	case chat.React:
+		err = a.react(ctx, b, t, r, key, ev)
+	default:
+		var act action
+		if act, err = toAction(t, ev); err == nil {
+			_, err = a.call(ctx, b, t, key, act)
 		}
 	}
 	if err != nil {
@@ -36,25 +74,50 @@ func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, r *reacti
 	return nil
 }
 
+// call makes one REST call: through the bot's outbox, written there first
+// (dedupe keyed), if it has one; else at once.
+func (a *Adapter) call(ctx context.Context, b *botRunner, t target, dedupe string, act action) (string, error) {
+	if b.out == nil {
+		return b.send(ctx, act)
+	}
+	return b.out.Do(ctx, t.key(b.cfg.Name), act.Kind, dedupe, act)
+}
+
+// subKey keys one of the calls of a keyed action.
+func subKey(key, part string) string {
+	if key == "" {
+		return ""
+	}
+	return key + "/" + part
+}
+
 // maxMessage is the longest message Discord takes, in characters.
 const maxMessage = 2000
 
-// sendLong sends a text too long for one message as several, split at line
-// or word ends where it can: text from other platforms (Telegram allows
-// 4096 characters) must not be refused. The first part is the reply, and
-// its id is the one reported.
-func (a *Adapter) sendLong(ctx context.Context, b *botRunner, t target, r *reactions, send chat.Send) error {
+// sendText sends a text, as several messages if it is too long for one,
+// split at line or word ends where it can: text from other platforms
+// (Telegram allows 4096 characters) must not be refused. The first part is
+// the reply, and its id is the one reported.
+func (a *Adapter) sendText(ctx context.Context, b *botRunner, t target, key string, send chat.Send) error {
 	for i, part := range split(send.Text, maxMessage) {
-		p := chat.Send{Text: part}
+		act := action{Kind: send.Type(), Channel: t.channel, Guild: t.guild, Text: part, Nonce: newNonce()}
 		if i == 0 {
-			p.ReplyTo, p.Sent = send.ReplyTo, send.Sent
+			act.ReplyTo = send.ReplyTo
 		}
-		if err := a.perform(ctx, b, t, r, p); err != nil {
+		id, err := a.call(ctx, b, t, subKey(key, strconv.Itoa(i)), act)
+		if err != nil {
 			return err
+		}
+		if i == 0 && send.Sent != nil {
+			*send.Sent = id
 		}
 	}
 	return nil
 }
+
+// newNonce is a new message's nonce: random, so that only retries of the
+// same call share it. Discord takes up to 25 characters.
+func newNonce() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 // split cuts text into pieces of at most n characters, after a newline or
 // else a space in the second half of a piece, else anywhere.
@@ -73,48 +136,148 @@ func split(text string, n int) []string {
 	return append(out, text)
 }
 
-// request builds the call for an action.
-func (b *botRunner) request(t target, ev core.Event) (call, func(context.Context) error, error) {
-	s := b.s
-	c := call{Key: t.channel}
-	switch ev := ev.(type) {
-	case chat.Send:
-		m := &discordgo.MessageSend{Content: ev.Text}
-		if ev.ReplyTo != "" {
-			// A reply to a message deleted meanwhile is still sent.
-			m.Reference = &discordgo.MessageReference{MessageID: ev.ReplyTo, ChannelID: t.channel, GuildID: t.guild, FailIfNotExists: new(false)}
+// react sets the bot's reaction on a message: it removes the one it set
+// before, if any, then adds the new one.
+func (a *Adapter) react(ctx context.Context, b *botRunner, t target, r *reactions, key string, ev chat.React) error {
+	if err := nonEmpty(ev.MessageID); err != nil {
+		return err
+	}
+	on := action{Channel: t.channel, Guild: t.guild, MessageID: ev.MessageID}
+	if old := r.get(ev.MessageID); old != "" && old != ev.Emoji {
+		on.Kind, on.Emoji = removeReaction, old
+		if _, err := a.call(ctx, b, t, subKey(key, "-"), on); err != nil {
+			return err
 		}
-		c.Message = true
-		return c, func(ctx context.Context) error {
-			sent, err := s.ChannelMessageSendComplex(t.channel, m, discordgo.WithContext(ctx))
-			if err == nil && ev.Sent != nil {
-				*ev.Sent = sent.ID
-			}
-			return err
-		}, nil
+		r.put(ev.MessageID, "")
+	}
+	if ev.Emoji == "" || r.get(ev.MessageID) == ev.Emoji {
+		return nil
+	}
+	on.Kind, on.Emoji = addReaction, ev.Emoji
+	if _, err := a.call(ctx, b, t, subKey(key, "+"), on); err != nil {
+		return err
+	}
+	r.put(ev.MessageID, ev.Emoji)
+	return nil
+}
+
+// toAction reads an action event that makes one call into it.
+func toAction(t target, ev core.Event) (action, error) {
+	act := action{Kind: ev.Type(), Channel: t.channel, Guild: t.guild}
+	switch ev := ev.(type) {
 	case chat.Edit:
-		c.Message = true
-		return c, func(ctx context.Context) error {
-			_, err := s.ChannelMessageEdit(t.channel, ev.MessageID, ev.Text, discordgo.WithContext(ctx))
-			return err
-		}, nonEmpty(ev.MessageID)
+		act.MessageID, act.Text = ev.MessageID, ev.Text
+		return act, nonEmpty(ev.MessageID)
 	case chat.Delete:
-		return c, func(ctx context.Context) error {
-			return s.ChannelMessageDelete(t.channel, ev.MessageID, discordgo.WithContext(ctx))
-		}, nonEmpty(ev.MessageID)
+		act.MessageID = ev.MessageID
+		return act, nonEmpty(ev.MessageID)
 	case chat.Typing:
-		return c, func(ctx context.Context) error { return s.ChannelTyping(t.channel, discordgo.WithContext(ctx)) }, nil
+		return act, nil
 	case Respond:
-		// Interaction callbacks are not counted against the bot's limits by
-		// Discord, and must go within three seconds: no channel pacing.
-		in := &discordgo.Interaction{ID: ev.InteractionID, Token: ev.Token}
-		resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: &discordgo.InteractionResponseData{Content: ev.Text}}
-		if ev.Ephemeral {
+		return action{Kind: ev.Type(), Interaction: ev.InteractionID, Token: ev.Token, Text: ev.Text, Ephemeral: ev.Ephemeral}, nil
+	}
+	return act, fmt.Errorf("discord: unsupported action %q", ev.Type())
+}
+
+// call says what the action touches, for the limiter. Interaction
+// callbacks are not counted against the bot's limits by Discord, and must
+// go within three seconds: no channel pacing.
+func (act action) call() call {
+	if act.Kind == (Respond{}).Type() {
+		return call{}
+	}
+	return call{Key: act.Channel, Message: act.Kind == "chat.send" || act.Kind == "chat.edit"}
+}
+
+// queue is the outbox queue the action waits in: its channel's, or for an
+// interaction's answer, due within three seconds, its own.
+func (act action) queue() string {
+	if act.Kind == (Respond{}).Type() {
+		return "interaction:" + act.Interaction
+	}
+	return act.Channel
+}
+
+// send makes the call within the limits and returns what Discord answered
+// that a consumer may need: the new message's id.
+func (b *botRunner) send(ctx context.Context, act action) (string, error) {
+	fn, err := b.request(act)
+	if err != nil {
+		return "", err
+	}
+	var result string
+	err = b.limit.Do(ctx, act.call(), func(ctx context.Context) error {
+		var err error
+		result, err = fn(ctx)
+		return err
+	})
+	return result, err
+}
+
+// messageCreate is a new message with a nonce, which discordgo's
+// MessageSend lacks.
+type messageCreate struct {
+	*discordgo.MessageSend
+	Nonce        string `json:"nonce,omitempty"`
+	EnforceNonce bool   `json:"enforce_nonce,omitempty"`
+}
+
+// request builds the REST call of an action.
+func (b *botRunner) request(act action) (func(context.Context) (string, error), error) {
+	s := b.s
+	ch, id := act.Channel, act.MessageID
+	switch act.Kind {
+	case "chat.send":
+		m := messageCreate{MessageSend: &discordgo.MessageSend{Content: act.Text}, Nonce: act.Nonce, EnforceNonce: act.Nonce != ""}
+		if act.ReplyTo != "" {
+			// A reply to a message deleted meanwhile is still sent.
+			m.Reference = &discordgo.MessageReference{MessageID: act.ReplyTo, ChannelID: ch, GuildID: act.Guild, FailIfNotExists: new(false)}
+		}
+		endpoint := discordgo.EndpointChannelMessages(ch)
+		return func(ctx context.Context) (string, error) {
+			body, err := s.RequestWithBucketID("POST", endpoint, m, endpoint, discordgo.WithContext(ctx))
+			if err != nil {
+				return "", err
+			}
+			var sent discordgo.Message
+			if err := discordgo.Unmarshal(body, &sent); err != nil {
+				return "", fmt.Errorf("%w: %v", discordgo.ErrJSONUnmarshal, err)
+			}
+			return sent.ID, nil
+		}, nil
+	case "chat.edit":
+		return noResult(func(ctx context.Context) error {
+			_, err := s.ChannelMessageEdit(ch, id, act.Text, discordgo.WithContext(ctx))
+			return err
+		}), nonEmpty(id)
+	case "chat.delete":
+		return noResult(func(ctx context.Context) error {
+			return s.ChannelMessageDelete(ch, id, discordgo.WithContext(ctx))
+		}), nonEmpty(id)
+	case "chat.typing":
+		return noResult(func(ctx context.Context) error { return s.ChannelTyping(ch, discordgo.WithContext(ctx)) }), nil
+	case addReaction:
+		return noResult(func(ctx context.Context) error {
+			return s.MessageReactionAdd(ch, id, act.Emoji, discordgo.WithContext(ctx))
+		}), nonEmpty(id)
+	case removeReaction:
+		return noResult(func(ctx context.Context) error {
+			return s.MessageReactionRemove(ch, id, act.Emoji, "@me", discordgo.WithContext(ctx))
+		}), nonEmpty(id)
+	case Respond{}.Type():
+		in := &discordgo.Interaction{ID: act.Interaction, Token: act.Token}
+		resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: &discordgo.InteractionResponseData{Content: act.Text}}
+		if act.Ephemeral {
 			resp.Data.Flags = discordgo.MessageFlagsEphemeral
 		}
-		return call{}, func(ctx context.Context) error { return s.InteractionRespond(in, resp, discordgo.WithContext(ctx)) }, nil
+		return noResult(func(ctx context.Context) error { return s.InteractionRespond(in, resp, discordgo.WithContext(ctx)) }), nil
 	}
-	return c, nil, fmt.Errorf("discord: unsupported action %q", ev.Type())
+	return nil, fmt.Errorf("discord: unsupported action %q", act.Kind)
+}
+
+// noResult adapts a call whose answer no consumer needs.
+func noResult(fn func(context.Context) error) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) { return "", fn(ctx) }
 }
 
 // reactions remembers the reaction the bot set on each message of one
@@ -143,34 +306,6 @@ func (r *reactions) put(id, emoji string) {
 	} else {
 		r.set[id] = emoji
 	}
-}
-
-// react sets the bot's reaction on a message: it removes the one it set
-// before, if any, then adds the new one.
-func (b *botRunner) react(ctx context.Context, t target, r *reactions, ev chat.React) error {
-	if err := nonEmpty(ev.MessageID); err != nil {
-		return err
-	}
-	c := call{Key: t.channel}
-	if old := r.get(ev.MessageID); old != "" && old != ev.Emoji {
-		err := b.limit.Do(ctx, c, func(ctx context.Context) error {
-			return b.s.MessageReactionRemove(t.channel, ev.MessageID, old, "@me", discordgo.WithContext(ctx))
-		})
-		if err != nil {
-			return err
-		}
-		r.put(ev.MessageID, "")
-	}
-	if ev.Emoji == "" || r.get(ev.MessageID) == ev.Emoji {
-		return nil
-	}
-	err := b.limit.Do(ctx, c, func(ctx context.Context) error {
-		return b.s.MessageReactionAdd(t.channel, ev.MessageID, ev.Emoji, discordgo.WithContext(ctx))
-	})
-	if err == nil {
-		r.put(ev.MessageID, ev.Emoji)
-	}
-	return err
 }
 
 var errNoMessageID = errors.New("no message id")

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/adapters/chatscope"
+	"github.com/hubhq/hub/adapters/outbox"
 	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
@@ -68,7 +69,14 @@ type Options struct {
 	// event; 0 is DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	Limits      Limits
-	Logger      *slog.Logger // nil: slog.Default()
+	// Outbox, if set (the store), makes every REST call durable: written
+	// to the outbox before it is made and made from there, in order per
+	// channel, so that a restart makes the calls a crash left over — and,
+	// with the attempt journal, none that had reached Discord. Actions are
+	// keyed by the event being handled, so an event delivered twice makes
+	// its calls once. See README.md.
+	Outbox outbox.Store
+	Logger *slog.Logger // nil: slog.Default()
 }
 
 // Adapter connects Discord bots to the hub.
@@ -77,7 +85,11 @@ type Adapter struct {
 	log  *slog.Logger
 	bots map[string]*botRunner
 	// links is the message map HubIDs are linked in; nil: not linked.
-	links relay.Links
+	links  relay.Links
+	rt     *core.Runtime // opts.Runtime, its application wrapped in track when there is an Outbox
+	outbox outbox.Store
+
+	trackers sync.Map // *core.Scope → *outbox.Tracker, while the scope lives
 
 	scopes *chatscope.Table[conversation] // let in while Run runs
 }
@@ -94,6 +106,7 @@ type botRunner struct {
 	closed           atomic.Bool // set when Run ends: no more gateway connections
 
 	relayed reactions // set through the action channel, outside any scope
+	out     *courier  // makes the outbox's calls, with an Outbox; set by Run
 
 	mu       sync.Mutex
 	channels map[string]channelInfo // guild channels seen, by id
@@ -107,9 +120,14 @@ func New(opts Options) (*Adapter, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
-	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner)}
+	a := &Adapter{opts: opts, log: opts.Logger, bots: make(map[string]*botRunner), rt: opts.Runtime, outbox: opts.Outbox}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	if a.outbox != nil {
+		rt := *opts.Runtime
+		rt.App = a.track(rt.App)
+		a.rt = &rt
 	}
 	a.log = a.log.With("adapter", Platform)
 	a.links = relay.LinksIn(opts.Runtime.Store)
@@ -199,6 +217,14 @@ func (a *Adapter) Run(ctx context.Context) error {
 	defer cancelScopes()
 	if !a.scopes.Begin(scopeCtx) {
 		return errors.New("discord: adapter already running")
+	}
+	// Couriers outlive the scopes, whose last words (a farewell on
+	// shutdown) still go out.
+	stopSending, err := a.startSending(ctx)
+	defer stopSending()
+	if err != nil {
+		a.shutdown()
+		return err
 	}
 
 	// runCtx ends the bots' loops once their gateways are closed (or one

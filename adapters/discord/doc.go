@@ -32,7 +32,11 @@
 // (golang.org/x/time/rate). A 429 answer's retry_after is honoured: nothing
 // more is sent to that channel (or, for calls without a channel, by that
 // bot) before it expires, and the call is retried; network and server
-// failures are retried with backoff.
+// failures are retried with backoff. With Options.Outbox (the store) every
+// call is written to the outbox first and made from there (package
+// adapters/outbox): in order per channel, made after a crash if it was
+// not, not made again if it was, once per event even if the event comes
+// twice. A new message carries a nonce Discord dedupes on.
 //
 // A bot token never appears in logs or errors: every error that leaves the
 // adapter is redacted, discordgo's own log stays at its error level (its

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/hubhq/hub/adapters/chatscope"
+	"github.com/hubhq/hub/adapters/outbox"
 	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 )
@@ -26,7 +27,8 @@ func (a *Adapter) newScopes() *chatscope.Table[conversation] {
 		NotRunning: errNotRunning,
 		Log:        a.log,
 		Start:      a.start,
-		Ended: func(_ *core.Instance, c conversation) {
+		Ended: func(inst *core.Instance, c conversation) {
+			a.trackers.Delete(inst.Scope())
 			c.bot.limit.Forget(c.target.channel)
 		},
 	})
@@ -48,7 +50,17 @@ func (a *Adapter) start(running context.Context, key string, c conversation) (*c
 		Extra: map[string]any{"channel_id": t.channel, "thread_parent_id": t.parent, "guild_id": t.guild},
 	}
 	r := &reactions{}
-	return a.opts.Runtime.Start(running, scope, relay.Linked(a.links, a.log, key, func(ctx context.Context, ev core.Event) error {
-		return a.perform(ctx, b, t, r, ev)
+	var tr *outbox.Tracker
+	if a.outbox != nil {
+		tr = outbox.NewTracker(eventKey)
+		a.trackers.Store(scope, tr)
+	}
+	inst, err := a.rt.Start(running, scope, relay.Linked(a.links, a.log, key, func(ctx context.Context, ev core.Event) error {
+		return a.performKeyed(ctx, b, t, r, tr.NextKey(), ev)
 	}))
+	if err != nil {
+		a.trackers.Delete(scope)
+		return nil, err
+	}
+	return inst, nil
 }

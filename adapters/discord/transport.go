@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/hubhq/hub/adapters/outbox"
 )
 
 // discordHost is where discordgo sends every REST call, gateway discovery
@@ -36,8 +38,9 @@ func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // transport returns the RoundTripper for a bot's API URL ("" is Discord).
+// It journals the outbox's calls (see outbox.Transport).
 func transport(apiURL string) (http.RoundTripper, error) {
-	next := http.DefaultTransport.(*http.Transport).Clone() // no connection pool shared between bots
+	next := outbox.Transport(http.DefaultTransport.(*http.Transport).Clone()) // no connection pool shared between bots
 	if apiURL == "" {
 		return next, nil
 	}

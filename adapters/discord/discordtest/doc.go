@@ -30,5 +30,8 @@
 // body and Discord's Retry-After and X-RateLimit-* headers, and is enforced:
 // a request to the same channel (or, for routes without one, from the same
 // bot) before it expires is refused again and counted in FloodViolations.
-// Every REST request is recorded with its arrival time (Requests).
+// Every REST request is recorded with its arrival time (Requests). A
+// message created with a nonce and enforce_nonce is created once: the same
+// nonce from the same bot within NonceWindow gets the first message back,
+// as on Discord (counted in Deduplicated).
 package discordtest

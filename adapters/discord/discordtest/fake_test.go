@@ -261,3 +261,51 @@ func TestMissedHeartbeatAcksMakeTheClientResume(t *testing.T) {
 		t.Fatalf("saw %q", msgs)
 	}
 }
+
+func TestNonceMakesACreateIdempotent(t *testing.T) {
+	t.Parallel()
+	fake := discordtest.New(t)
+	fake.AddBot(token, "echo_bot")
+	fake.PushMessage("chan-1", "guild-1", "ada", "hello") // the channel exists
+	s, err := discordgo.New("Bot " + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Client = fake.Client()
+	create := func(nonce string, enforce bool) (*discordgo.Message, error) {
+		body := map[string]any{"content": "hi " + nonce, "nonce": nonce, "enforce_nonce": enforce}
+		resp, err := s.RequestWithBucketID("POST", discordgo.EndpointChannelMessages("chan-1"), body, "create")
+		if err != nil {
+			return nil, err
+		}
+		var m discordgo.Message
+		return &m, discordgo.Unmarshal(resp, &m)
+	}
+	first, err := create("n1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		nonce   string
+		enforce bool
+		same    bool // the first message comes back
+	}{
+		{"n1", true, true},
+		{"n1", false, false}, // without enforce_nonce a nonce is only echoed
+		{"n2", true, false},
+	} {
+		m, err := create(tc.nonce, tc.enforce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.ID == first.ID) != tc.same {
+			t.Errorf("nonce %q, enforce %v: message %s, first %s; want the same: %v", tc.nonce, tc.enforce, m.ID, first.ID, tc.same)
+		}
+	}
+	if _, err := create(strings.Repeat("x", 26), true); err == nil {
+		t.Error("a 26-character nonce was taken")
+	}
+	if n, sent := fake.Deduplicated(), len(fake.Sent("chan-1")); n != 1 || sent != 3 {
+		t.Fatalf("%d deduplicated, %d messages; want 1 and 3", n, sent)
+	}
+}

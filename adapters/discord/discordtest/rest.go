@@ -101,10 +101,34 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, _ *account, 
 	writeJSON(w, http.StatusOK, &discordgo.Channel{ID: c.id, GuildID: c.guild, ParentID: c.parent, Type: c.kind})
 }
 
+// NonceWindow is how long the fake remembers a message's nonce. Discord
+// says "the past few minutes".
+const NonceWindow = 5 * time.Minute
+
+// maxNonce is the longest nonce Discord takes, in characters.
+const maxNonce = 25
+
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *account, body []byte) {
-	var p discordgo.MessageSend
+	var p struct {
+		discordgo.MessageSend
+		Nonce        json.RawMessage `json:"nonce"` // a string or an integer
+		EnforceNonce bool            `json:"enforce_nonce"`
+	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		writeError(w, http.StatusBadRequest, "Cannot parse body: "+err.Error())
+		return
+	}
+	nonce := strings.Trim(string(p.Nonce), `"`)
+	if len(nonce) > maxNonce {
+		writeError(w, http.StatusBadRequest, "Invalid Form Body: nonce must be 25 or fewer in length")
+		return
+	}
+	// With enforce_nonce, a nonce the author used within the window gets
+	// the message it made then, and no new one.
+	nonceKey := b.User.ID + "/" + nonce
+	if m := s.nonces[nonceKey]; p.EnforceNonce && nonce != "" && m != nil && time.Since(m.Time) < NonceWindow {
+		s.deduplicated++
+		writeJSON(w, http.StatusOK, s.wireLocked(m))
 		return
 	}
 	c := s.channels[r.PathValue("id")]
@@ -119,7 +143,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *accoun
 	if tooLong(w, p.Content) {
 		return
 	}
-	m := &Message{ID: s.newIDLocked(), ChannelID: c.id, GuildID: c.guild, Author: b.User, Content: p.Content, FromBot: true, Time: time.Now()}
+	m := &Message{ID: s.newIDLocked(), ChannelID: c.id, GuildID: c.guild, Author: b.User, Content: p.Content, Nonce: nonce, FromBot: true, Time: time.Now()}
 	if ref := p.Reference; ref != nil {
 		if _, ok := s.messages[ref.MessageID]; !ok && (ref.FailIfNotExists == nil || *ref.FailIfNotExists) {
 			writeError(w, http.StatusBadRequest, "Unknown message")
@@ -128,6 +152,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, b *accoun
 		m.ReplyTo = ref.MessageID
 	}
 	s.messages[m.ID] = m
+	if nonce != "" {
+		s.nonces[nonceKey] = m
+	}
 	writeJSON(w, http.StatusOK, s.wireLocked(m))
 }
 

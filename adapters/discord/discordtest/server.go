@@ -38,6 +38,8 @@ type Server struct {
 	bots         map[string]*account // by token
 	channels     map[string]*channel
 	messages     map[string]*Message // by id
+	nonces       map[string]*Message // by author id and nonce
+	deduplicated int
 	requests     []Request
 	fails        map[string][]failure // by route
 	holds        map[string]time.Time // retry_after running, by channel ("" bot-wide: "bot:<id>")
@@ -84,6 +86,8 @@ type Message struct {
 	Content   string
 	// ReplyTo is the id of the message answered (message_reference), "" for none.
 	ReplyTo string
+	// Nonce is the nonce the bot sent it with, "" for none.
+	Nonce string
 	// FromBot is true for messages a bot sent through the REST API.
 	FromBot bool
 	Edited  bool
@@ -121,6 +125,7 @@ func New(t testing.TB) *Server {
 		bots:         make(map[string]*account),
 		channels:     make(map[string]*channel),
 		messages:     make(map[string]*Message),
+		nonces:       make(map[string]*Message),
 		fails:        make(map[string][]failure),
 		holds:        make(map[string]time.Time),
 		conns:        make(map[*gwConn]struct{}),
@@ -252,6 +257,15 @@ func (s *Server) FloodViolations() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.floods
+}
+
+// Deduplicated counts the messages not created because their nonce,
+// with enforce_nonce, repeated one their bot had used within NonceWindow:
+// Discord answered with the first message instead.
+func (s *Server) Deduplicated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deduplicated
 }
 
 // Requests returns the REST requests made on route ("" for all), oldest
