@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/layer/internal/wire"
 )
@@ -33,25 +35,9 @@ type codec struct {
 // of "__asgi_channel__": nil for a fixed-name channel, a string or a list.
 func (c codec) encode(msg layer.Message, to any) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(prefixLen + 64)
-	buf.Write(make([]byte, prefixLen))
-	if _, err := rand.Read(buf.Bytes()[:prefixLen]); err != nil {
+	enc, err := startEncode(&buf, msg, to != nil)
+	if err != nil {
 		return nil, err
-	}
-	enc := wire.NewEncoder(&buf)
-	if err := enc.EncodeMapLen(len(msg) + boolInt(to != nil)); err != nil {
-		return nil, err
-	}
-	for k, v := range msg {
-		if k == asgiChannel {
-			return nil, fmt.Errorf("message uses the reserved key %q", asgiChannel)
-		}
-		if err := enc.EncodeString(k); err != nil {
-			return nil, err
-		}
-		if err := enc.Encode(v); err != nil {
-			return nil, fmt.Errorf("encode %q: %w", k, err)
-		}
 	}
 	if to != nil {
 		if err := enc.EncodeString(asgiChannel); err != nil {
@@ -70,6 +56,43 @@ func (c codec) encode(msg layer.Message, to any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b[:prefixLen:prefixLen], token...), nil
+}
+
+// encodeHead is encode without Fernet and with the "__asgi_channel__" entry
+// counted in the map's length but left out: the group send script appends
+// it (the key, then the list of channel names) once it knows the members.
+func (c codec) encodeHead(msg layer.Message) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := startEncode(&buf, msg, true); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// startEncode writes the random prefix, the map header (one more entry if
+// withTo) and msg's entries.
+func startEncode(buf *bytes.Buffer, msg layer.Message, withTo bool) (*msgpack.Encoder, error) {
+	buf.Grow(prefixLen + 64)
+	buf.Write(make([]byte, prefixLen))
+	if _, err := rand.Read(buf.Bytes()[:prefixLen]); err != nil {
+		return nil, err
+	}
+	enc := wire.NewEncoder(buf)
+	if err := enc.EncodeMapLen(len(msg) + boolInt(withTo)); err != nil {
+		return nil, err
+	}
+	for k, v := range msg {
+		if k == asgiChannel {
+			return nil, fmt.Errorf("message uses the reserved key %q", asgiChannel)
+		}
+		if err := enc.EncodeString(k); err != nil {
+			return nil, err
+		}
+		if err := enc.Encode(v); err != nil {
+			return nil, fmt.Errorf("encode %q: %w", k, err)
+		}
+	}
+	return enc, nil
 }
 
 // decode parses a member written by encode or by channels_redis. It returns

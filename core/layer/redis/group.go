@@ -22,8 +22,11 @@ type bundle struct {
 }
 
 // GroupSend implements layer.Layer. Members in this process get the message
-// directly; the others get one member per channel set, written by one
-// script per host that skips full sets.
+// directly; the others get one member per channel set. Without encryption
+// or per-channel capacities that is one script on the group's host
+// (groupScript: read the group and write its sets there), plus one script
+// per other host that holds some of its members' sets; otherwise the group
+// is read first and each host written by groupSendScript.
 func (l *Layer) GroupSend(ctx context.Context, group string, msg layer.Message) error {
 	if err := layer.ValidGroupName(group); err != nil {
 		return err
@@ -34,10 +37,63 @@ func (l *Layer) GroupSend(ctx context.Context, group string, msg layer.Message) 
 	if l.ctx.Err() != nil {
 		return ErrClosed
 	}
-	members, err := l.groupMembers(ctx, group)
+	var err error
+	if l.codec.fernet == nil && len(l.opts.ChannelCapacity) == 0 {
+		err = l.groupSendScripted(ctx, group, msg)
+	} else {
+		var members []string
+		if members, err = l.groupMembers(ctx, group); err == nil {
+			err = l.sendToMembers(ctx, members, msg)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("redis: group send to %s: %w", group, err)
 	}
+	return nil
+}
+
+// groupSendScripted runs groupScript on the group's host and sends to what
+// it hands back: this process' members and those of other hosts.
+func (l *Layer) groupSendScripted(ctx context.Context, group string, msg layer.Message) error {
+	head, err := l.codec.encodeHead(msg)
+	if err != nil {
+		return err
+	}
+	h := consistentHash(group, len(l.hosts))
+	now := time.Now()
+	res, err := groupScript.Run(ctx, l.hosts[h], []string{l.groupKey(group)},
+		l.prefix, "."+l.client+"!", head, score(now), score(now.Add(-l.opts.GroupExpiry)),
+		score(now.Add(-l.opts.Expiry)), l.opts.Capacity, l.ttl(), len(l.hosts), h).Slice()
+	if err != nil {
+		return err
+	}
+	if len(res) != 5 {
+		return fmt.Errorf("group script: unexpected reply %v", res)
+	}
+	expired, _ := res[0].(int64)
+	sent, _ := res[1].(int64)
+	full, _ := res[2].(int64)
+	l.expired.Add(expired)
+	l.sent.Add(sent)
+	l.groupDrop.Add(full)
+	return l.sendToMembers(ctx, append(strs(res[3]), strs(res[4])...), msg)
+}
+
+// strs is a script's list of strings.
+func strs(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sendToMembers delivers msg to members in this process and writes one
+// member per channel set for the others, one groupSendScript per host.
+func (l *Layer) sendToMembers(ctx context.Context, members []string, msg layer.Message) error {
 	byHost := make(map[int][]*bundle)
 	byKey := make(map[string]*bundle)
 	var own []string
@@ -63,10 +119,7 @@ func (l *Layer) GroupSend(ctx context.Context, group string, msg layer.Message) 
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("redis: group send to %s: %w", group, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // groupMembers drops expired memberships and lists the rest.

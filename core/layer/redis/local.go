@@ -72,6 +72,10 @@ func (l *Layer) listenTo(ctx context.Context, nonLocal string) {
 	}
 }
 
+// drainBatch bounds the members one drain round trip takes besides the one
+// BZPOPMIN blocks for.
+const drainBatch = 64
+
 // drain is the one blocking loop per host that moves this process' messages
 // from Redis into the local queues. Every host is drained, not only the one
 // the consistent hash names, because channels_redis' send hashes the full
@@ -81,29 +85,63 @@ func (l *Layer) drain(host int) {
 	defer l.wg.Done()
 	var b backoff
 	failing := false
+	c := l.hosts[host]
 	for l.ctx.Err() == nil {
-		key, member, sc, err := bzpopmin(l.ctx, l.hosts[host], l.listenKeys(), drainTimeout)
-		switch {
-		case errors.Is(err, goredis.Nil), err == nil && key == l.wakeKey():
-		case err != nil:
-			if l.ctx.Err() != nil {
-				return
+		keys := l.listenKeys()
+		key, member, sc, more, err := popBatch(l.ctx, c, keys, drainTimeout)
+		if err == nil || errors.Is(err, goredis.Nil) {
+			if err == nil && key != l.wakeKey() {
+				l.dispatch(member, sc)
 			}
-			if !failing {
-				l.log.Warn("drain loop lost its host; retrying with backoff", "host", host, "err", err)
-				failing = true
+			for i := 0; i+1 < len(more); i += 2 {
+				if sc, err := strconv.ParseFloat(more[i+1], 64); err == nil {
+					l.dispatch(more[i], sc)
+				}
 			}
-			b.wait(l.ctx)
+			if failing {
+				l.log.Info("drain loop reconnected", "host", host)
+				failing = false
+			}
+			b.reset()
 			continue
-		default:
-			l.dispatch(member, sc)
 		}
-		if failing {
-			l.log.Info("drain loop reconnected", "host", host)
-			failing = false
+		if l.ctx.Err() != nil {
+			return
 		}
-		b.reset()
+		if !failing {
+			l.log.Warn("drain loop lost its host; retrying with backoff", "host", host, "err", err)
+			failing = true
+		}
+		b.wait(l.ctx)
 	}
+}
+
+// popBatch is one round trip of the drain loop: a BZPOPMIN on keys (the
+// last is the wake key) and, pipelined behind it so that Redis runs it as
+// soon as the BZPOPMIN returns, popScript taking up to drainBatch more
+// members of the channel sets, so a backlog empties in one round trip
+// instead of one per message. It returns the BZPOPMIN's key, member and
+// score (goredis.Nil when it timed out) and the batch as member, score
+// pairs, in each set's order.
+func popBatch(ctx context.Context, c *goredis.Client, keys []string, timeout time.Duration) (string, string, float64, []string, error) {
+	p := c.Pipeline()
+	bz := p.Do(ctx, bzpopminArgs(keys, timeout)...)
+	batch := p.EvalSha(ctx, popScript.Hash(), keys[:len(keys)-1], drainBatch)
+	p.Exec(ctx)
+	key, member, sc, err := bzpopminReply(bz)
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return "", "", 0, nil, err
+	}
+	more, berr := batch.StringSlice()
+	if berr != nil {
+		if goredis.HasErrorPrefix(berr, "NOSCRIPT") {
+			// Loaded for the next round; the batch stays in Redis till then.
+			popScript.Load(ctx, c)
+		} else if !errors.Is(berr, goredis.Nil) {
+			err = errors.Join(err, berr)
+		}
+	}
+	return key, member, sc, more, err
 }
 
 // dispatch decodes one popped member and hands it to its channels.
@@ -139,13 +177,20 @@ func (l *Layer) dispatch(member string, sc float64) {
 // to whole seconds) and returns the key, member and score popped, or
 // goredis.Nil when the timeout passed.
 func bzpopmin(ctx context.Context, c *goredis.Client, keys []string, timeout time.Duration) (string, string, float64, error) {
+	return bzpopminReply(c.Do(ctx, bzpopminArgs(keys, timeout)...))
+}
+
+func bzpopminArgs(keys []string, timeout time.Duration) []any {
 	args := make([]any, 0, len(keys)+2)
 	args = append(args, "BZPOPMIN")
 	for _, k := range keys {
 		args = append(args, k)
 	}
-	args = append(args, strconv.FormatFloat(timeout.Seconds(), 'f', 3, 64))
-	res, err := c.Do(ctx, args...).StringSlice()
+	return append(args, strconv.FormatFloat(timeout.Seconds(), 'f', 3, 64))
+}
+
+func bzpopminReply(cmd *goredis.Cmd) (string, string, float64, error) {
+	res, err := cmd.StringSlice()
 	if err != nil {
 		return "", "", 0, err
 	}
