@@ -121,7 +121,7 @@ type journal struct {
 
 	mu  sync.RWMutex
 	f   *os.File
-	err error // set when another process holds the lock, or after close: appends fail
+	err error // set by close: appends fail
 
 	liveMu sync.Mutex
 	live   map[int64]string // each entry's last line, until its outcome is committed
@@ -160,24 +160,36 @@ func (j *journal) append(id int64, kind byte, result string) error {
 // with mu held for reading so the file is not replaced meanwhile.
 func (j *journal) use(fn func(f *os.File) error) error {
 	j.mu.RLock()
-	if j.f == nil && j.err == nil {
-		j.mu.RUnlock()
-		j.open()
-		j.mu.RLock()
-	}
 	defer j.mu.RUnlock()
+	for j.f == nil && j.err == nil {
+		j.mu.RUnlock()
+		err := j.open()
+		j.mu.RLock()
+		if err != nil {
+			return err
+		}
+	}
 	if j.err != nil {
 		return j.err
 	}
 	return fn(j.f)
 }
 
-func (j *journal) open() {
+// open opens and locks the file. Failing to lock it is not final: another
+// process may hold it only a moment, to replay it as it opens the
+// database, so the next append tries again.
+func (j *journal) open() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil && j.err == nil {
-		j.f, j.err = openLocked(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	if j.f != nil || j.err != nil {
+		return nil
 	}
+	f, err := openLocked(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	if err != nil {
+		return err
+	}
+	j.f = f
+	return nil
 }
 
 // appended counts an appended line and keeps it as id's live line (or

@@ -113,6 +113,14 @@ func TestJournalOfALiveProcessIsNotReplayed(t *testing.T) {
 	if err := second.OutboxWritten(id); err == nil {
 		t.Fatal("two processes append to one journal")
 	}
+	// Once the first lets go (it held the lock only to replay, say), the
+	// second appends.
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.OutboxWritten(id); err != nil {
+		t.Fatalf("the journal stays refused after the lock was released: %v", err)
+	}
 }
 
 func TestJournalCompactsToTheLiveLines(t *testing.T) {
