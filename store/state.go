@@ -186,10 +186,12 @@ func (db *DB) sweep(ctx context.Context) (int64, error) {
 			n, err = res.RowsAffected()
 			return err
 		})
-		total += n
 		if err != nil {
+			// n is not read: a write given up on (ctx ended) may still be
+			// running its op, which sets n.
 			return total, fmt.Errorf("store: sweep expired state: %w", err)
 		}
+		total += n
 		if n < sweepChunk {
 			return total, nil
 		}
