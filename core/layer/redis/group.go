@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -143,20 +142,11 @@ func (l *Layer) deliverAll(channels []string, msg layer.Message) {
 	if len(channels) == 0 {
 		return
 	}
-	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, ch := range channels {
-		m := msg
-		if i > 0 {
-			m = maps.Clone(msg)
-		}
-		if l.push(ch, m, now) {
-			l.sent.Add(1)
-		} else {
-			l.groupDrop.Add(1)
-		}
-	}
+	refused := l.pushAll(channels, msg, time.Now())
+	l.sent.Add(int64(len(channels)) - refused)
+	l.groupDrop.Add(refused)
 }
 
 // groupSendHost writes the bundles of one host in one script call.

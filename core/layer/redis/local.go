@@ -34,6 +34,24 @@ func (l *Layer) push(channel string, msg layer.Message, sent time.Time) bool {
 	return l.local.Push(channel, msg, sent)
 }
 
+// pushAll is push of one message to many channels, each given its own map.
+// It counts one operation towards the sweep, as the memory layer's
+// GroupSend does: counting each of a 1,000-member group's pushes swept
+// every queue on about every group send. It returns how many were refused.
+func (l *Layer) pushAll(channels []string, msg layer.Message, sent time.Time) (refused int64) {
+	l.local.MaybeSweep()
+	for i, ch := range channels {
+		m := msg
+		if i > 0 { // each receiver owns its map
+			m = maps.Clone(msg)
+		}
+		if !l.local.Push(ch, m, sent) {
+			refused++
+		}
+	}
+	return refused
+}
+
 // listenKeys are the sets this process drains on each host, and its wake
 // key.
 func (l *Layer) listenKeys() []string {
@@ -162,15 +180,7 @@ func (l *Layer) dispatch(member string, sc float64) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, ch := range to {
-		m := msg
-		if i > 0 { // each receiver owns its map
-			m = maps.Clone(msg)
-		}
-		if !l.push(ch, m, sent) {
-			l.groupDrop.Add(1)
-		}
-	}
+	l.groupDrop.Add(l.pushAll(to, msg, sent))
 }
 
 // bzpopmin runs BZPOPMIN with a fractional timeout (go-redis' helper rounds
