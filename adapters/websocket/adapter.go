@@ -113,6 +113,25 @@ type Adapter struct {
 
 	pollStart, pollStop sync.Once
 	poll                *poller // parks idle sockets; nil where unsupported
+	pingStart, pingStop sync.Once
+	ping                *pinger // pings open sockets
+}
+
+// pinger starts the pinger with the first open socket; it is nil once the
+// adapter has shut down.
+func (a *Adapter) pinger() *pinger {
+	a.pingStart.Do(func() { a.ping = newPinger(a.opts.PingInterval) })
+	return a.ping
+}
+
+// stopPinger stops the pinger, and keeps a new one from starting.
+func (a *Adapter) stopPinger() {
+	a.pingStart.Do(func() {})
+	a.pingStop.Do(func() {
+		if a.ping != nil {
+			a.ping.halt()
+		}
+	})
 }
 
 // poller starts the poller with the first idle socket.
@@ -254,7 +273,7 @@ func (a *Adapter) open(r *http.Request) (*conn, error) {
 		Client:       r.RemoteAddr,
 		Subprotocols: gorilla.Subprotocols(r),
 	}
-	c := &conn{a: a, scope: scope, hs: newHandshake()}
+	c := &conn{a: a, scope: scope, hs: newHandshake(), pingSlot: -1}
 	a.mu.Lock()
 	if a.shutdown {
 		a.mu.Unlock()
@@ -344,6 +363,7 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 	select {
 	case <-idle:
 		a.stopPoller()
+		a.stopPinger()
 		return nil
 	case <-ctx.Done():
 	}
@@ -354,5 +374,6 @@ func (a *Adapter) Shutdown(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	a.stopPoller()
+	a.stopPinger()
 	return fmt.Errorf("websocket: shutdown: %w", ctx.Err())
 }

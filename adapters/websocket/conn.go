@@ -33,21 +33,23 @@ type conn struct {
 
 	mu        sync.Mutex
 	state     connState
-	hs        *handshake // non-nil while state is stateHandshake
-	queue     [][]byte   // frames waiting for the flusher
-	flushing  bool       // a writer is at work: a sender writing at once, or a flusher goroutine
-	pingDue   bool       // the flusher owes the client a ping
-	closeSent bool       // the close frame is written (or cannot be)
-	code      int        // the close code decided, 0 while open
-	reason    string     // and its reason
-	lingering bool       // drain the client's data before closing
-	parked    bool       // no reader: the socket waits in the poller
-	noPark    bool       // the socket cannot be parked (TLS)
-	pollID    int32      // the socket's id in the poller (guarded by the poller's mu)
-	seen      time.Time  // when the client last proved alive
-	rdl       time.Time  // the read deadline in force
-	pinger    *time.Timer
+	hs        *handshake  // non-nil while state is stateHandshake
+	queue     [][]byte    // frames waiting for the flusher
+	flushing  bool        // a writer is at work: a sender writing at once, or a flusher goroutine
+	pingDue   bool        // the flusher owes the client a ping
+	closeSent bool        // the close frame is written (or cannot be)
+	code      int         // the close code decided, 0 while open
+	reason    string      // and its reason
+	lingering bool        // drain the client's data before closing
+	parked    bool        // no reader: the socket waits in the poller
+	noPark    bool        // the socket cannot be parked (TLS)
+	pollID    int32       // the socket's id in the poller (guarded by the poller's mu)
+	pingSlot  int32       // the socket's slot in the pinger, -1 for none (guarded by the pinger's mu)
+	seen      time.Time   // when the client last proved alive
+	rdl       time.Time   // the read deadline in force
 	closer    *time.Timer // drops a socket whose client does not answer the close
+
+	pingPrev, pingNext *conn // the socket's neighbours in its pinger slot (guarded by the pinger's mu)
 }
 
 // setReadDeadlineLocked sets the socket's read deadline. Callers hold mu.

@@ -139,8 +139,10 @@ func (c *conn) upgrade(w http.ResponseWriter, r *http.Request, acc ws.Accept) er
 	c.seen = time.Now()
 	c.setReadDeadlineLocked(c.seen.Add(o.PongTimeout))
 	c.endHandshakeLocked(stateOpen)
-	c.pinger = time.AfterFunc(o.PingInterval, c.ping) // its callback takes mu, so it sees pinger set
 	c.mu.Unlock()
+	if p := c.a.pinger(); p != nil {
+		p.add(c)
+	}
 	select {
 	case <-c.a.closing: // Shutdown may have passed this connection by while it was handshaking
 		c.startClose(ws.CloseGoingAway, "server shutting down", false)

@@ -286,12 +286,14 @@ func (c *conn) teardown(code int, reason string) {
 	}
 	c.state = stateClosed
 	c.queue = nil
-	c.pinger.Stop()
 	if c.closer != nil {
 		c.closer.Stop()
 	}
 	linger := c.lingering
 	c.mu.Unlock()
+	if p := c.a.pinger(); p != nil {
+		p.remove(c)
+	}
 	c.closeNet(linger) // a running flusher fails and exits
 	detachBuffer(c.br)
 	c.a.log.Debug("websocket: closed", "scope", c.scope.Key, "code", code, "reason", reason)

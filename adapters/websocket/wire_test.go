@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +217,29 @@ func TestWireKeepsFramesWhole(t *testing.T) {
 	}
 	if !bytes.Equal(got, append(big, pong...)) {
 		t.Error("the client did not get the frame whole, then the pong")
+	}
+}
+
+func TestPingerSlots(t *testing.T) {
+	p := newPinger(time.Hour) // no tick during the test
+	defer p.halt()
+	conns := make([]*conn, 5)
+	for i := range conns {
+		conns[i] = &conn{pingSlot: -1}
+		p.add(conns[i])
+	}
+	p.remove(conns[0])
+	p.remove(conns[2])
+	p.remove(conns[4])
+	p.remove(conns[2]) // again: nothing happens
+	p.remove(&conn{pingSlot: -1})
+	var got []*conn
+	for _, head := range p.slots {
+		for c := head; c != nil; c = c.pingNext {
+			got = append(got, c)
+		}
+	}
+	if len(got) != 2 || !slices.Contains(got, conns[1]) || !slices.Contains(got, conns[3]) {
+		t.Errorf("slots hold %d sockets, want conns 1 and 3", len(got))
 	}
 }

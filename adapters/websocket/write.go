@@ -27,7 +27,7 @@ func (c *conn) enqueue(f *[]byte) error {
 		c.flushing = true
 		c.a.wg.Add(1)
 		c.mu.Unlock()
-		c.writeNow(f)
+		c.writeNow(*f, f)
 		return nil
 	}
 	if n := len(c.queue); n >= c.a.opts.WriteQueue {
@@ -37,48 +37,53 @@ func (c *conn) enqueue(f *[]byte) error {
 		c.startClose(ws.ClosePolicy, "client too slow", true)
 		return fmt.Errorf("websocket: send to %s: write queue full (%d frames), client too slow: %w", c.scope.Key, n, ErrClosed)
 	}
-	c.queue = append(c.queue, queued(f))
+	c.queue = append(c.queue, owned(*f, f))
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil
 }
 
-// queued copies a frame to wait in the queue, and gives its pooled buffer
-// back: a slow client's queue holds its frames, not 4-KiB buffers.
-func queued(f *[]byte) []byte {
-	q := slices.Clone(*f)
-	putBuffer(f)
+// owned returns a frame that may wait in the queue: a copy of one in a
+// pooled buffer, which goes back to the pool, so that a slow client's queue
+// holds its frames and not 4-KiB buffers.
+func owned(frame []byte, buf *[]byte) []byte {
+	if buf == nil {
+		return frame
+	}
+	q := slices.Clone(frame)
+	putBuffer(buf)
 	return q
 }
 
 // writeNow writes a frame without ever waiting: the caller has taken the
 // writer's part (flushing, and a count on the adapter's WaitGroup), and
 // writeNow passes it to a flusher goroutine if anything is left to write,
-// the rest of this frame included.
-func (c *conn) writeNow(f *[]byte) {
+// the rest of this frame included. buf, if not nil, is the pooled buffer
+// that holds the frame; it goes back once the frame is written.
+func (c *conn) writeNow(frame []byte, buf *[]byte) {
 	if !c.w.mu.TryLock() { // gorilla is writing a pong or a close: queue ahead of the rest
 		c.mu.Lock()
-		c.queue = slices.Insert(c.queue, 0, queued(f))
+		c.queue = slices.Insert(c.queue, 0, owned(frame, buf))
 		c.mu.Unlock()
-		go c.flush(nil, 0)
+		go c.flush(nil, nil)
 		return
 	}
-	n, err := c.w.tryWrite(*f)
+	n, err := c.w.tryWrite(frame)
 	switch {
 	case err != nil:
 		c.w.mu.Unlock()
-		putBuffer(f)
+		putBuffer(buf)
 		c.writeFailed(err)
 		c.a.wg.Done()
-	case n < len(*f):
-		go c.flush(f, n) // the flusher inherits the wire's lock: nothing may come between
+	case n < len(frame):
+		go c.flush(frame[n:], buf) // the flusher inherits the wire's lock: nothing may come between
 	default:
 		c.w.mu.Unlock()
-		putBuffer(f)
+		putBuffer(buf)
 		if c.writerDone() {
 			c.a.wg.Done()
 		} else {
-			go c.flush(nil, 0)
+			go c.flush(nil, nil)
 		}
 	}
 }
@@ -115,9 +120,10 @@ func (c *conn) startClose(code int, reason string, discard bool) bool {
 	return true
 }
 
-// ping is the ping timer's callback. It also drops a parked client silent
-// for PongTimeout: a running reader has its read deadline for that, but a
-// parked socket has no read running.
+// ping is the pinger's call, once per PingInterval: it writes a ping like
+// a send, at once if no writer is at work. It also drops a parked client
+// silent for PongTimeout: a running reader has its read deadline for that,
+// but a parked socket has no read running.
 func (c *conn) ping() {
 	c.mu.Lock()
 	if c.state != stateOpen {
@@ -130,19 +136,16 @@ func (c *conn) ping() {
 		c.drop()
 		return
 	}
-	c.pingDue = true
-	c.pinger.Reset(c.a.opts.PingInterval)
-	// The timer runs this callback in a goroutine of its own: let it be the
-	// flusher rather than start another.
-	run := !c.flushing
-	if run {
-		c.flushing = true
-		c.a.wg.Add(1)
+	if c.flushing || c.w.rc == nil {
+		c.pingDue = true
+		c.kickLocked()
+		c.mu.Unlock()
+		return
 	}
+	c.flushing = true
+	c.a.wg.Add(1)
 	c.mu.Unlock()
-	if run {
-		c.flush(nil, 0)
-	}
+	c.writeNow(pingFrame, nil)
 }
 
 // kickLocked starts a flusher unless a writer is at work. Callers hold mu,
@@ -153,18 +156,19 @@ func (c *conn) kickLocked() {
 	}
 	c.flushing = true
 	c.a.wg.Add(1)
-	go c.flush(nil, 0)
+	go c.flush(nil, nil)
 }
 
 // flush is the writer in a goroutine of its own. It finishes a frame whose
-// start writeNow wrote (f from byte sent on, with the wire still locked),
-// then writes pings, queued frames and finally the close frame, and exits
-// when there is nothing left: an idle socket has no writer goroutine.
-func (c *conn) flush(f *[]byte, sent int) {
+// start writeNow wrote (rest, with the wire still locked; buf is its pooled
+// buffer, if any), then writes pings, queued frames and finally the close
+// frame, and exits when there is nothing left: an idle socket has no
+// writer goroutine.
+func (c *conn) flush(rest []byte, buf *[]byte) {
 	defer c.a.wg.Done()
-	if f != nil {
-		err := c.w.finish((*f)[sent:], c.deadline())
-		putBuffer(f)
+	if rest != nil {
+		err := c.w.finish(rest, c.deadline())
+		putBuffer(buf)
 		if err != nil {
 			c.writeFailed(err)
 			return
