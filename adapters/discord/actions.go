@@ -12,6 +12,8 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/hubhq/hub/adapters/outbox"
+	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 )
@@ -65,7 +67,7 @@ func (a *Adapter) performKeyed(ctx context.Context, b *botRunner, t target, r *r
 	default:
 		var act action
 		if act, err = toAction(t, ev); err == nil {
-			_, err = a.call(ctx, b, t, key, act)
+			_, err = a.call(ctx, b, t, outbox.Call{Dedupe: key}, act)
 		}
 	}
 	if err != nil {
@@ -75,12 +77,19 @@ func (a *Adapter) performKeyed(ctx context.Context, b *botRunner, t target, r *r
 }
 
 // call makes one REST call: through the bot's outbox, written there first
-// (dedupe keyed), if it has one; else at once.
-func (a *Adapter) call(ctx context.Context, b *botRunner, t target, dedupe string, act action) (string, error) {
-	if b.out == nil {
-		return b.send(ctx, act)
+// (dedupe keyed), if it has one; else at once. c has the call's Dedupe and
+// HubID, if any: a new message with a HubID is linked once made (see
+// relay.Link), by the outbox or here.
+func (a *Adapter) call(ctx context.Context, b *botRunner, t target, c outbox.Call, act action) (string, error) {
+	c.Scope, c.Kind = t.key(b.cfg.Name), act.Kind
+	if b.out != nil {
+		return b.out.Do(ctx, c, act)
 	}
-	return b.out.Do(ctx, t.key(b.cfg.Name), act.Kind, dedupe, act)
+	result, err := b.send(ctx, act)
+	if err == nil && c.HubID != "" {
+		relay.Link(ctx, a.links, a.log.With("bot", b.cfg.Name), c.Scope, c.HubID, result)
+	}
+	return result, err
 }
 
 // subKey keys one of the calls of a keyed action.
@@ -104,7 +113,11 @@ func (a *Adapter) sendText(ctx context.Context, b *botRunner, t target, key stri
 		if i == 0 {
 			act.ReplyTo = send.ReplyTo
 		}
-		id, err := a.call(ctx, b, t, subKey(key, strconv.Itoa(i)), act)
+		c := outbox.Call{Dedupe: subKey(key, strconv.Itoa(i))}
+		if i == 0 { // the first part stands for the whole
+			c.HubID = send.HubID
+		}
+		id, err := a.call(ctx, b, t, c, act)
 		if err != nil {
 			return err
 		}
@@ -145,7 +158,7 @@ func (a *Adapter) react(ctx context.Context, b *botRunner, t target, r *reaction
 	on := action{Channel: t.channel, Guild: t.guild, MessageID: ev.MessageID}
 	if old := r.get(ev.MessageID); old != "" && old != ev.Emoji {
 		on.Kind, on.Emoji = removeReaction, old
-		if _, err := a.call(ctx, b, t, subKey(key, "-"), on); err != nil {
+		if _, err := a.call(ctx, b, t, outbox.Call{Dedupe: subKey(key, "-")}, on); err != nil {
 			return err
 		}
 		r.put(ev.MessageID, "")
@@ -154,7 +167,7 @@ func (a *Adapter) react(ctx context.Context, b *botRunner, t target, r *reaction
 		return nil
 	}
 	on.Kind, on.Emoji = addReaction, ev.Emoji
-	if _, err := a.call(ctx, b, t, subKey(key, "+"), on); err != nil {
+	if _, err := a.call(ctx, b, t, outbox.Call{Dedupe: subKey(key, "+")}, on); err != nil {
 		return err
 	}
 	r.put(ev.MessageID, ev.Emoji)

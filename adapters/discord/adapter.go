@@ -130,7 +130,7 @@ func New(opts Options) (*Adapter, error) {
 		a.rt = &rt
 	}
 	a.log = a.log.With("adapter", Platform)
-	a.links = relay.LinksIn(opts.Runtime.Store)
+	a.links = relay.LinksIn(opts.Runtime.Store, opts.Outbox)
 	a.scopes = a.newScopes()
 	for _, cfg := range opts.Bots {
 		b, err := a.newBot(cfg)

@@ -24,6 +24,7 @@ func newCourier(ctx context.Context, a *Adapter, b *botRunner) *courier {
 		Bot:      b.cfg.Name,
 		Store:    a.outbox,
 		Log:      a.log,
+		Links:    a.links,
 		Send: func(ctx context.Context, act action) (string, error) {
 			result, err := b.send(ctx, act)
 			return result, chat.Redact(err, b.cfg.Token)

@@ -27,7 +27,6 @@ func (a *Adapter) relayActions(ctx context.Context, b *botRunner) {
 			}
 			return err
 		},
-		Links: a.links,
 		Log:   a.log,
 		Grace: stopGrace,
 	})

@@ -2,9 +2,11 @@ package discord_test
 
 import (
 	"context"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubhq/hub/adapters/discord"
 	"github.com/hubhq/hub/adapters/discord/discordtest"
@@ -137,4 +139,27 @@ func TestSendInScopeLinksItsHubID(t *testing.T) {
 	m := fake.PushMessage("200", "100", "ada", "hello")
 	sent := fake.WaitSent(t, "200", 1)[0]
 	linked(t, db, "hub-"+m.ID, store.MessageCopy{Scope: "discord:support:200", ID: sent.ID})
+}
+
+func TestHeldSendIsLinkedOnceMade(t *testing.T) {
+	copier := consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+		return c.Do(chat.Send{Text: "copy of " + m.Text, HubID: "hub-" + m.ID})
+	})
+	fake := discordtest.New(t)
+	fake.AddBot(tokenA, "support_bot")
+	db := openStore(t)
+	h := startHub(t, consumers.NewChat(func() consumers.ChatHandler { return copier }), db, discord.Options{
+		Bots:   []discord.BotConfig{bot("support", tokenA, fake)},
+		Outbox: db,
+		Limits: discord.Limits{Channel: 100, Burst: 10, MaxWait: 50 * time.Millisecond},
+	})
+	fake.WaitConnected(t, tokenA)
+	fake.FailNext(createRoute, http.StatusTooManyRequests, time.Second) // longer than MaxWait: the call is held
+	m := fake.PushMessage("200", "100", "ada", "hello")
+	eventually(t, "the copy held", func() bool { return strings.Contains(h.logs.String(), "call held in the outbox") })
+	sent := fake.WaitSent(t, "200", 1)[0]
+	linked(t, db, "hub-"+m.ID, store.MessageCopy{Scope: "discord:support:200", ID: sent.ID})
+	if strings.Contains(h.logs.String(), "not linked") {
+		t.Fatalf("logs:\n%s", h.logs)
+	}
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hubhq/hub/adapters/chatscope"
 	"github.com/hubhq/hub/adapters/outbox"
-	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 )
 
@@ -55,9 +54,9 @@ func (a *Adapter) start(running context.Context, key string, c conversation) (*c
 		tr = outbox.NewTracker(eventKey)
 		a.trackers.Store(scope, tr)
 	}
-	inst, err := a.rt.Start(running, scope, relay.Linked(a.links, a.log, key, func(ctx context.Context, ev core.Event) error {
+	inst, err := a.rt.Start(running, scope, func(ctx context.Context, ev core.Event) error {
 		return a.performKeyed(ctx, b, t, r, tr.NextKey(), ev)
-	}))
+	})
 	if err != nil {
 		a.trackers.Delete(scope)
 		return nil, err

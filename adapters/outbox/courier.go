@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/adapters/ratelimit"
+	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/store"
 )
 
@@ -44,12 +45,16 @@ func Prune(ctx context.Context, s Store) error {
 const recordTimeout = 30 * time.Second
 
 // Config is what a courier needs from its adapter, for one bot. Actions
-// (A) are stored as JSON: they must hold everything needed to make the
-// call again after a restart.
+// (A) are stored as JSON objects: they must hold everything needed to make
+// the call again after a restart, and no field named hub_id (the courier
+// stores a Call's HubID there).
 type Config[A any] struct {
 	Platform, Bot string
 	Store         Store
 	Log           *slog.Logger
+	// Links, if set, is where the copies of hub messages are linked (see
+	// Call.HubID).
+	Links relay.Links
 	// Send makes act's call, within the platform's limits, and returns
 	// what a consumer may need from the answer: the new message's id. Its
 	// ctx carries the outbox entry: requests made with it through a
@@ -92,6 +97,7 @@ type queue[A any] struct {
 type job[A any] struct {
 	id       int64
 	act      A
+	link     link
 	held     time.Time // not to be tried before: a retry_after a restart cut short
 	heldBy   error
 	released chan struct{}
@@ -100,8 +106,55 @@ type job[A any] struct {
 	err      error
 }
 
-func newJob[A any](id int64, act A) *job[A] {
-	return &job[A]{id: id, act: act, released: make(chan struct{})}
+func newJob[A any](id int64, act A, l link) *job[A] {
+	return &job[A]{id: id, act: act, link: l, released: make(chan struct{})}
+}
+
+// Call says where an action goes and what it stands for.
+type Call struct {
+	Scope  string // the conversation's scope key
+	Kind   string // the action's type ("chat.send")
+	Dedupe string // the key of the action by the event handled, or ""
+	// HubID, if set, names the hub message the call sends a copy of: once
+	// it is made — held, or after a restart, too — its result (the new
+	// message's id) is linked to the hub message in the conversation, in
+	// Config.Links.
+	HubID string
+}
+
+// link is what a made call is linked as: a copy of hubID in scope.
+type link struct{ scope, hubID string }
+
+// linkField is the payload's field that holds a Call's HubID: in the
+// stored call, so that it is linked when made after a restart too.
+const linkField = "hub_id"
+
+// encode is act as stored, with the call's HubID, if any.
+func encode[A any](act A, hubID string) ([]byte, error) {
+	payload, err := json.Marshal(act)
+	if err != nil || hubID == "" {
+		return payload, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return nil, fmt.Errorf("an action with a hub id must be a JSON object: %w", err)
+	}
+	if fields[linkField], err = json.Marshal(hubID); err != nil {
+		return nil, err
+	}
+	return json.Marshal(fields)
+}
+
+// decode reads a stored payload back into its action and HubID.
+func decode[A any](payload []byte) (act A, hubID string, err error) {
+	if err = json.Unmarshal(payload, &act); err != nil {
+		return act, "", err
+	}
+	var l map[string]json.RawMessage
+	if json.Unmarshal(payload, &l) == nil && l[linkField] != nil {
+		err = json.Unmarshal(l[linkField], &hubID)
+	}
+	return act, hubID, err
 }
 
 func (j *job[A]) release(result string, err error) {
@@ -129,13 +182,13 @@ func (c *Courier[A]) LoadPending(ctx context.Context) error {
 		return err
 	}
 	for _, e := range pending {
-		var act A
-		if err := json.Unmarshal(e.Payload, &act); err != nil {
+		act, hubID, err := decode[A](e.Payload)
+		if err != nil {
 			c.cfg.Log.Warn("unreadable outbox entry given up", "bot", c.cfg.Bot, "id", e.ID, "err", err)
 			c.record("failure", e.ID, c.cfg.Store.OutboxFail(ctx, e.ID, "unreadable: "+err.Error()))
 			continue
 		}
-		j := newJob(e.ID, act)
+		j := newJob(e.ID, act, link{scope: e.Scope, hubID: hubID})
 		if e.NextAttempt.After(time.Now()) {
 			j.held, j.heldBy = e.NextAttempt, errors.New(e.LastError)
 		}
@@ -149,17 +202,19 @@ func (c *Courier[A]) LoadPending(ctx context.Context) error {
 
 // Do writes an action to the outbox (durable on return), then queues it
 // and waits until it is made, refused or held up (then it returns "" and
-// no error: the call will be made). An action whose dedupe key was written
-// before — by an event handled again — is not made again: Do waits for,
-// or returns the outcome of, the first one.
-func (c *Courier[A]) Do(ctx context.Context, scope, kind, dedupe string, act A) (string, error) {
-	payload, err := json.Marshal(act)
+// no error: the call will be made, and linked then if it has a HubID). An
+// action whose dedupe key was written before — by an event handled again —
+// is not made again: Do waits for, or returns the outcome of, the first
+// one.
+func (c *Courier[A]) Do(ctx context.Context, call Call, act A) (string, error) {
+	payload, err := encode(act, call.HubID)
 	if err != nil {
 		return "", err
 	}
 	id, err := c.cfg.Store.OutboxAdd(ctx, store.OutboxEntry{
-		Platform: c.cfg.Platform, Bot: c.cfg.Bot, Scope: scope, Kind: kind, Payload: payload, Dedupe: dedupe,
+		Platform: c.cfg.Platform, Bot: c.cfg.Bot, Scope: call.Scope, Kind: call.Kind, Payload: payload, Dedupe: call.Dedupe,
 	})
+	l := link{scope: call.Scope, hubID: call.HubID}
 	var j *job[A]
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
@@ -173,12 +228,12 @@ func (c *Courier[A]) Do(ctx context.Context, scope, kind, dedupe string, act A) 
 			case ok && !e.Pending():
 				return e.Result, nil // made before: not again
 			}
-			j = c.enqueue(newJob(id, act))
+			j = c.enqueue(newJob(id, act, l))
 		}
 	case err != nil:
 		return "", err
 	default:
-		j = c.enqueue(newJob(id, act))
+		j = c.enqueue(newJob(id, act, l))
 	}
 	select {
 	case <-j.released:
@@ -255,6 +310,13 @@ func (c *Courier[A]) attempt(name string, q *queue[A], j *job[A]) bool {
 		// courier is stopping, or a clean shutdown would make the call
 		// again at the next start.
 		c.journal(c.cfg.Store.OutboxAnswered(j.id, result))
+		if j.link.hubID != "" {
+			// Before the consumer goes on, as a copy sent at once was: by
+			// then its edits find it. Here, once, whether the consumer
+			// still waits or was freed by a hold, or the call was left by
+			// a restart.
+			relay.Link(c.ctx, c.cfg.Links, c.cfg.Log.With("bot", c.cfg.Bot), j.link.scope, j.link.hubID, result)
+		}
 		j.release(result, nil)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), recordTimeout)
 		c.record("done", j.id, c.cfg.Store.OutboxDone(ctx, j.id, result))

@@ -11,6 +11,11 @@
 // error returned. LoadPending queues what a crash left before anything
 // else, so a restart makes those calls first.
 //
+// A call that sends a copy of a hub message (Call.HubID, stored with the
+// call) is linked in the store's message map when it is made — not when Do
+// returns, which for a held call is before — so a held call, or one made
+// after a restart, is linked too (see package relay).
+//
 // Calls an application makes while handling an event are keyed by that
 // event (Tracker, Track): the event handled again — replayed after a crash,
 // or delivered twice — writes the same keys, and Do makes none of its calls

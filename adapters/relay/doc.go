@@ -12,7 +12,9 @@
 // key names a conversation and how an action is performed in one.
 //
 // A chat.Send with a HubID is a copy of a hub message: once the platform
-// has taken it, [Linked] records its platform id in the store's message
-// map, so a later edit, delete or reply of the hub message finds it, after
-// a restart too.
+// has taken it, [Link] records its platform id in the store's message map,
+// so a later edit, delete or reply of the hub message finds it. With a
+// durable outbox the adapter's courier links it when the call is made —
+// even one held by a long retry_after, or made after a restart — so the
+// HubID is stored with the call (see outbox.Call).
 package relay

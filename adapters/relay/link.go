@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/hubhq/hub/core"
-	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/store"
 )
 
@@ -34,35 +32,19 @@ func LinksIn(stores ...any) Links {
 	return nil
 }
 
-// Linked returns perform changed to link every chat.Send with a HubID, once
-// the platform has taken it, as a copy of that hub message in the
-// conversation scopeKey. A link that fails is logged: the message was sent,
-// so the action still succeeds.
-func Linked(links Links, log *slog.Logger, scopeKey string, perform core.SendFunc) core.SendFunc {
-	return func(ctx context.Context, ev core.Event) error {
-		send, ok := ev.(chat.Send)
-		if !ok || send.HubID == "" {
-			return perform(ctx, ev)
-		}
-		if send.Sent == nil { // the id is needed even if the sender does not want it
-			send.Sent = new(string)
-		}
-		if err := perform(ctx, send); err != nil {
-			return err
-		}
-		link(ctx, links, log, scopeKey, send.HubID, *send.Sent)
-		return nil
-	}
-}
-
-func link(ctx context.Context, links Links, log *slog.Logger, scopeKey, hubID, id string) {
+// Link records id, the platform's id of a copy of hub message hubID sent in
+// the conversation scopeKey, in the store's message map, so that a later
+// edit, delete or reply of the hub message finds it. An adapter calls it
+// once the platform has taken the copy: its outbox when the call is made
+// (see outbox.Call), else its direct path. A link that fails is logged: the
+// message was sent, so the action still succeeds.
+func Link(ctx context.Context, links Links, log *slog.Logger, scopeKey, hubID, id string) {
 	switch {
 	case links == nil:
 		log.Warn("sent a copy of a hub message, but there is no store to link it in", "scope", scopeKey, "hub_id", hubID)
 		return
 	case id == "":
-		// An outbox holding the call past its wait returns before the
-		// platform has given the message an id.
+		// The platform answered without one.
 		log.Warn("sent a copy of a hub message whose id is not known yet; not linked", "scope", scopeKey, "hub_id", hubID)
 		return
 	}

@@ -37,9 +37,8 @@ type Config[T any] struct {
 	// Perform takes an action in a conversation by the path its scope's
 	// actions take, and returns once it is done (or durably queued).
 	Perform func(ctx context.Context, scopeKey string, t T, action core.Event) error
-	// Links, if set, links sent copies of hub messages (see Linked).
-	Links Links
-	Log   *slog.Logger
+	// Perform links a chat.Send with a HubID itself (see Link).
+	Log *slog.Logger
 	// Pending bounds the actions taken off the channel and not yet done:
 	// beyond it Run stops receiving, so a slow platform fills the channel
 	// and senders get layer.ErrChannelFull instead of the hub's memory
@@ -135,12 +134,9 @@ func (r *runner[T]) take(ctx context.Context, m layer.Message) error {
 		r.log.Warn("action message dropped: shutting down", "scope", key, "type", action.Type())
 		return ctx.Err()
 	}
-	perform := Linked(r.cfg.Links, r.log, key, func(ctx context.Context, ev core.Event) error {
-		return r.cfg.Perform(ctx, key, t, ev)
-	})
 	r.queue(key, func() {
 		defer func() { <-r.slots }()
-		if err := perform(ctx, action); err != nil {
+		if err := r.cfg.Perform(ctx, key, t, action); err != nil {
 			r.log.Warn("action from the layer failed", "scope", key, "type", action.Type(), "err", err)
 		}
 	})

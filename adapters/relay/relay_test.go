@@ -330,34 +330,18 @@ func (l *links) MessageLink(_ context.Context, hubID string, c store.MessageCopy
 	return nil
 }
 
-func TestLinked(t *testing.T) {
-	var failed = errors.New("platform says no")
-	perform := func(id string, err error) core.SendFunc {
-		return func(_ context.Context, ev core.Event) error {
-			if s, ok := ev.(chat.Send); ok && s.Sent != nil && err == nil {
-				*s.Sent = id
-			}
-			return err
-		}
-	}
-	var consumerID string
+func TestLink(t *testing.T) {
 	for _, c := range []struct {
-		name    string
-		ev      core.Event
-		links   *links
-		perform core.SendFunc
-		wantErr error
-		want    []string
-		log     string
+		name  string
+		id    string
+		links *links
+		want  []string
+		log   string
 	}{
-		{name: "send with a hub id", ev: chat.Send{Text: "hi", HubID: "h1"}, links: &links{}, perform: perform("7", nil), want: []string{"h1 test:support:1 7"}},
-		{name: "the sender's Sent is kept", ev: chat.Send{Text: "hi", HubID: "h1", Sent: &consumerID}, links: &links{}, perform: perform("8", nil), want: []string{"h1 test:support:1 8"}},
-		{name: "no hub id", ev: chat.Send{Text: "hi"}, links: &links{}, perform: perform("7", nil)},
-		{name: "not a send", ev: chat.Edit{MessageID: "7", Text: "x"}, links: &links{}, perform: perform("", nil)},
-		{name: "send failed", ev: chat.Send{Text: "hi", HubID: "h1"}, links: &links{}, perform: perform("", failed), wantErr: failed},
-		{name: "link failed", ev: chat.Send{Text: "hi", HubID: "h1"}, links: &links{fail: errors.New("disk full")}, perform: perform("7", nil), log: "could not link"},
-		{name: "id not known yet", ev: chat.Send{Text: "hi", HubID: "h1"}, links: &links{}, perform: perform("", nil), log: "id is not known yet"},
-		{name: "no store", ev: chat.Send{Text: "hi", HubID: "h1"}, perform: perform("7", nil), log: "no store"},
+		{name: "linked", id: "7", links: &links{}, want: []string{"h1 test:support:1 7"}},
+		{name: "link failed", id: "7", links: &links{fail: errors.New("disk full")}, log: "could not link"},
+		{name: "id not known", links: &links{}, log: "id is not known yet"},
+		{name: "no store", id: "7", log: "no store"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			logs := &logBuffer{}
@@ -365,10 +349,7 @@ func TestLinked(t *testing.T) {
 			if c.links != nil {
 				l = c.links
 			}
-			send := relay.Linked(l, slog.New(slog.NewTextHandler(logs, nil)), "test:support:1", c.perform)
-			if err := send(context.Background(), c.ev); !errors.Is(err, c.wantErr) {
-				t.Fatalf("send = %v, want %v", err, c.wantErr)
-			}
+			relay.Link(context.Background(), l, slog.New(slog.NewTextHandler(logs, nil)), "test:support:1", "h1", c.id)
 			if c.links != nil && strings.Join(c.links.got, ",") != strings.Join(c.want, ",") {
 				t.Errorf("links %q, want %q", c.links.got, c.want)
 			}
@@ -376,9 +357,6 @@ func TestLinked(t *testing.T) {
 				t.Errorf("logs %q, want %q", logs, c.log)
 			}
 		})
-	}
-	if consumerID != "8" {
-		t.Errorf("the sender's Sent = %q, want 8", consumerID)
 	}
 }
 

@@ -8,22 +8,32 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/hubhq/hub/adapters/outbox"
+	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 )
 
 // perform turns an action of a chat's application into a Bot API call, made
 // within the bot's and the chat's limits. With an Outbox the call is written
-// there first and made from there (see outbox.go).
+// there first and made from there (see outbox.go). A chat.Send with a
+// HubID is linked once made (see relay.Link): by the outbox, else here.
 func (a *Adapter) perform(ctx context.Context, b *botRunner, t target, tr *tracker, ev core.Event) error {
 	act, err := toAction(t, ev)
+	call := outbox.Call{Scope: t.key(b.cfg.Name), Kind: ev.Type()}
+	if s, ok := ev.(chat.Send); ok {
+		call.HubID = s.HubID
+	}
 	var sent string
 	switch {
 	case err != nil:
 	case a.outbox == nil:
-		sent, err = b.send(ctx, act)
+		if sent, err = b.send(ctx, act); err == nil && call.HubID != "" {
+			relay.Link(ctx, a.links, a.log.With("bot", b.cfg.Name), call.Scope, call.HubID, sent)
+		}
 	default:
-		sent, err = a.performDurably(ctx, b, t.key(b.cfg.Name), ev.Type(), tr.NextKey(), act)
+		call.Dedupe = tr.NextKey()
+		sent, err = a.performDurably(ctx, b, call, act)
 	}
 	if err != nil {
 		return fmt.Errorf("telegram: %s in chat %d: %w", ev.Type(), t.chat, chat.Redact(err, b.cfg.Token))

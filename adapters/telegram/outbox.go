@@ -48,6 +48,7 @@ func newCourier(ctx context.Context, a *Adapter, b *botRunner) *courier {
 		Bot:      b.cfg.Name,
 		Store:    a.outbox,
 		Log:      a.log,
+		Links:    a.links,
 		Send: func(ctx context.Context, act action) (string, error) {
 			result, err := b.send(ctx, act)
 			return result, chat.Redact(err, b.cfg.Token)
@@ -59,11 +60,11 @@ func newCourier(ctx context.Context, a *Adapter, b *botRunner) *courier {
 
 // performDurably makes an action through the bot's outbox (see
 // outbox.Courier.Do), keyed by the update being handled, if any.
-func (a *Adapter) performDurably(ctx context.Context, b *botRunner, scopeKey, kind, dedupe string, act action) (string, error) {
-	if dedupe != "" {
+func (a *Adapter) performDurably(ctx context.Context, b *botRunner, call outbox.Call, act action) (string, error) {
+	if call.Dedupe != "" {
 		// Update ids are per Telegram bot: if the token under this name
 		// changes to another bot, its ids must not meet the old one's keys.
-		dedupe = strconv.FormatInt(b.id, 10) + ":" + dedupe
+		call.Dedupe = strconv.FormatInt(b.id, 10) + ":" + call.Dedupe
 	}
-	return b.out.Do(ctx, scopeKey, kind, dedupe, act)
+	return b.out.Do(ctx, call, act)
 }

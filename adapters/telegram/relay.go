@@ -23,7 +23,6 @@ func (a *Adapter) relayActions(ctx context.Context, b *botRunner) {
 		Perform: func(ctx context.Context, _ string, t target, action core.Event) error {
 			return a.perform(ctx, b, t, nil, action) // not handling an update: no dedupe key
 		},
-		Links: a.links,
 		Log:   a.log,
 		Grace: stopGrace,
 	})

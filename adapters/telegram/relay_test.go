@@ -2,6 +2,7 @@ package telegram_test
 
 import (
 	"context"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -151,4 +152,28 @@ func TestSendInScopeLinksItsHubID(t *testing.T) {
 			return err == nil && ok && hubID == "hub-"+strconv.Itoa(m.ID)
 		})
 	})
+}
+
+func TestHeldSendIsLinkedOnceMade(t *testing.T) {
+	copier := consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
+		return c.Do(chat.Send{Text: "copy of " + m.Text, HubID: "hub-" + m.ID})
+	})
+	h, tg, _, db := relayHub(t, consumers.NewChat(func() consumers.ChatHandler { return copier }), true, telegram.Options{
+		Limits: telegram.Limits{Chat: 100, Burst: 10, MaxWait: 500 * time.Millisecond},
+	})
+	tg.FailNext("sendMessage", http.StatusTooManyRequests, 2) // longer than MaxWait: the call is held
+	m := tg.PushMessage(42, "ada", "hello")
+	eventually(t, "the copy held", func() bool { return strings.Contains(h.logs.String(), "call held in the outbox") })
+	sent := tg.WaitSent(t, 42, 1)[0]
+	copyOf := store.MessageCopy{Scope: "telegram:support:42", ID: strconv.Itoa(sent.ID)}
+	eventually(t, "the copy linked", func() bool {
+		hubID, ok, err := db.MessageHubID(context.Background(), copyOf)
+		return err == nil && ok && hubID == "hub-"+strconv.Itoa(m.ID)
+	})
+	if copies, err := db.MessageCopies(context.Background(), "hub-"+strconv.Itoa(m.ID)); err != nil || len(copies) != 1 {
+		t.Fatalf("copies %+v, %v; want the one sent", copies, err)
+	}
+	if strings.Contains(h.logs.String(), "not linked") {
+		t.Fatalf("logs:\n%s", h.logs)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/hubhq/hub/adapters/chatscope"
-	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 )
 
@@ -71,9 +70,9 @@ func (a *Adapter) start(running context.Context, key string, c conversation) (*c
 		tr = newTracker()
 		a.trackers.Store(scope, tr)
 	}
-	inst, err := a.rt.Start(running, scope, relay.Linked(a.links, a.log, key, func(ctx context.Context, ev core.Event) error {
+	inst, err := a.rt.Start(running, scope, func(ctx context.Context, ev core.Event) error {
 		return a.perform(ctx, b, t, tr, ev)
-	}))
+	})
 	if err != nil {
 		a.trackers.Delete(scope)
 		return nil, err
