@@ -146,6 +146,8 @@ type Telegram struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// PollTimeout is how long one getUpdates long poll waits.
 	PollTimeout time.Duration `yaml:"poll_timeout"`
+	// Limits pace each bot's outgoing calls.
+	Limits TelegramLimits `yaml:"limits"`
 }
 
 // WebhookPath is where the hub serves the webhook of the bot named name.

@@ -289,3 +289,51 @@ func TestErrorf(t *testing.T) {
 		t.Errorf("Errorf = %q, want %q", got, want)
 	}
 }
+
+func TestTelegramLimits(t *testing.T) {
+	// The defaults are the adapter's own (adapters/telegram Limits): Telegram's
+	// published limits.
+	if got, want := Default().Telegram.Limits, (TelegramLimits{Bot: 30, Chat: 1, Group: 20.0 / 60, Burst: 3}); got != want {
+		t.Errorf("default limits = %+v, want %+v", got, want)
+	}
+	c, err := parse("hub.yaml", []byte("telegram:\n  limits: {bot: 1000, chat: 0.5/s, burst: 100}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Telegram.Limits, (TelegramLimits{Bot: 1000, Chat: 0.5, Group: 20.0 / 60, Burst: 100}); got != want {
+		t.Errorf("limits = %+v, want %+v (unset keys keep their defaults)", got, want)
+	}
+	c, err = parse("hub.yaml", []byte("telegram: {limits: {group: 90/m, chat: \"${CHAT_RATE}\"}}\n"), env(map[string]string{"CHAT_RATE": "2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Telegram.Limits.Group != 1.5 || c.Telegram.Limits.Chat != 2 {
+		t.Errorf("limits = %+v, want group 1.5, chat 2", c.Telegram.Limits)
+	}
+
+	broken := []struct{ name, src, want string }{
+		{"zero bot", "telegram:\n  limits:\n    bot: 0\n", `hub.yaml:3: telegram.limits.bot: must be positive`},
+		{"negative chat", "telegram:\n  limits:\n    chat: -1\n", `hub.yaml:3: telegram.limits.chat: must be positive`},
+		{"zero group per minute", "telegram:\n  limits:\n    group: 0/m\n", `hub.yaml:3: telegram.limits.group: must be positive`},
+		{"not a rate", "telegram:\n  limits:\n    bot: fast\n", `hub.yaml:3: telegram.limits.bot: want a rate such as 30 (per second), 30/s or 20/m, got "fast"`},
+		{"bad unit", "telegram:\n  limits:\n    chat: 5/h\n", `hub.yaml:3: telegram.limits.chat: want a rate`},
+		{"infinite", "telegram:\n  limits:\n    bot: inf\n", `hub.yaml:3: telegram.limits.bot: want a rate`},
+		{"not a number", "telegram:\n  limits:\n    group: NaN\n", `hub.yaml:3: telegram.limits.group: want a rate`},
+		{"zero burst", "telegram:\n  limits:\n    burst: 0\n", `hub.yaml:3: telegram.limits.burst: must be at least 1, got 0`},
+		{"fractional burst", "telegram:\n  limits:\n    burst: 1.5\n", `hub.yaml:3: telegram.limits.burst: want a whole number`},
+		{"unknown limit", "telegram:\n  limits:\n    bots: 10\n", `hub.yaml:3: telegram.limits.bots: unknown key (did you mean "bot"?)`},
+		{"limits not a mapping", "telegram:\n  limits: 30\n", `hub.yaml:2: telegram.limits: want a mapping`},
+	}
+	for _, tt := range broken {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse("hub.yaml", []byte(tt.src), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error\n  %v\nlacks\n  %s", err, tt.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %v is not a *config.Error", err)
+			}
+		})
+	}
+}

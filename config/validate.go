@@ -50,9 +50,7 @@ func (c *Config) validate() error {
 	}
 	v.routes()
 	v.bots()
-	if c.Telegram.IdleTimeout <= 0 || c.Telegram.PollTimeout <= 0 {
-		v.errorf("telegram", "idle_timeout and poll_timeout must be positive")
-	}
+	v.telegram()
 	v.brokers()
 	return errors.Join(v.errs...)
 }

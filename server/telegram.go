@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/time/rate"
+
 	"github.com/hubhq/hub/adapters/discord"
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/config"
@@ -104,6 +106,7 @@ func (s *Server) telegramUnit(cfg *config.Config, b config.Bot, token string) (*
 		Runtime:     s.runtimes.telegram,
 		IdleTimeout: cfg.Telegram.IdleTimeout,
 		PollTimeout: cfg.Telegram.PollTimeout,
+		Limits:      telegramLimits(cfg.Telegram.Limits),
 		Outbox:      s.db,
 		Logger:      s.log, // the adapter adds adapter=telegram itself
 	})
@@ -118,6 +121,16 @@ func (s *Server) telegramUnit(cfg *config.Config, b config.Bot, token string) (*
 		}
 	}
 	return u, nil
+}
+
+// telegramLimits are the adapter's outgoing rates from telegram.limits.
+func telegramLimits(l config.TelegramLimits) telegram.Limits {
+	return telegram.Limits{
+		Bot:   rate.Limit(l.Bot.PerSecond()),
+		Chat:  rate.Limit(l.Chat.PerSecond()),
+		Group: rate.Limit(l.Group.PerSecond()),
+		Burst: l.Burst,
+	}
 }
 
 // botToken is the bot's token from the config, else the one `hub token add`
