@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hubhq/hub/adapters/telegram/telegramtest"
+	"github.com/hubhq/hub/store"
+)
+
+// The crash test of the hub binary: 1,000 updates over 50 chats to a bot
+// routed to the bundled echo plugin, the hub SIGKILLed after about 300
+// replies and started again on the same store. Every update must be
+// answered exactly once: nothing lost, nothing repeated — the calls in
+// flight at the kill included, which the attempt journal settles
+// (adapters/telegram/README.md, Crash safety). adapters/telegram's
+// crash_test.go is the same test of the adapter alone.
+//
+// The fake Bot API lives in this process, so it and what it recorded
+// survive the kill. telegram.limits are raised far above Telegram's own,
+// which would make 1,000 replies take over 30 s.
+const (
+	crashChats    = 50
+	crashMessages = 1000 // spread over the chats
+	crashKillAt   = 300  // replies seen before the kill
+	crashTimeout  = 20 * time.Second
+)
+
+func TestTelegramCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the hub twice; skipped with -short")
+	}
+	const token = "777004:e2e-crash-token-never-printed"
+	fake := telegramtest.New(t)
+	bot := fake.AddBot(token, "e2e_crash_bot")
+	t.Setenv("HUB_E2E_TELEGRAM_TOKEN", token) // inherited by the hub process
+
+	dir := t.TempDir()
+	path := writeConfig(t, dir, `
+listen: 127.0.0.1:0
+store: ./hub.db
+bots:
+  - {name: echo, platform: telegram, token: "${HUB_E2E_TELEGRAM_TOKEN}", api_url: "`+fake.URL()+`"}
+telegram:
+  poll_timeout: 1s
+  limits: {bot: 1000000, chat: 1000000, group: 1000000, burst: 1000}
+routes:
+  telegram:
+    - {bot: echo, consumer: echo}
+`)
+	for i := range crashMessages {
+		chat := int64(100 + i%crashChats)
+		bot.PushMessage(chat, fmt.Sprint("user", chat), fmt.Sprint("m", i))
+	}
+
+	start := time.Now()
+	h := startHub(t, path)
+	waitReplies(t, bot, crashKillAt, "before the kill")
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-h.exited
+	atKill := len(echoReplies(bot))
+	t.Logf("killed after %d replies (%v); %s", atKill, time.Since(start).Round(time.Millisecond), callsInDoubt(t, filepath.Join(dir, "hub.db")))
+	if atKill >= crashMessages {
+		t.Fatalf("all %d updates were answered before the kill: the test tests nothing", crashMessages)
+	}
+
+	h = startHub(t, path)
+	waitReplies(t, bot, crashMessages, "after the restart")
+	if code := h.Stop(); code != 0 { // anything still queued is made before it exits
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	t.Logf("all answered %v after the first start", time.Since(start).Round(time.Millisecond))
+
+	got := echoReplies(bot)
+	repeated := 0
+	for i := range crashMessages {
+		text := fmt.Sprint("You said: m", i)
+		switch n := got[text]; {
+		case n == 0:
+			t.Errorf("%q: never answered", text)
+		case n > 1:
+			repeated++
+			t.Errorf("%q: answered %d times", text, n)
+		}
+	}
+	if len(got) != crashMessages {
+		t.Errorf("%d distinct replies, want %d", len(got), crashMessages)
+	}
+	// echo greets each chat when its scope opens — again after the restart
+	// for a chat with updates left — outside any update: not counted.
+	greetings := 0
+	for _, r := range bot.Requests("sendMessage") {
+		if strings.HasPrefix(r.Params["text"], "[Welcome ") {
+			greetings++
+		}
+	}
+	t.Logf("%d updates answered, %d repeated; %d greetings to %d chats", len(got), repeated, greetings, crashChats)
+	if logs := h.Logs(); strings.Contains(logs, token) || strings.Contains(logs, "e2e-crash-token-never-printed") {
+		t.Errorf("the bot token is in the hub's output")
+	}
+}
+
+// echoReplies counts echo's replies ("You said: …") the fake received, by text.
+func echoReplies(bot *telegramtest.Bot) map[string]int {
+	out := map[string]int{}
+	for _, r := range bot.Requests("sendMessage") {
+		if text := r.Params["text"]; strings.HasPrefix(text, "You said: ") {
+			out[text]++
+		}
+	}
+	return out
+}
+
+// waitReplies waits until n distinct updates have been answered.
+func waitReplies(t *testing.T, bot *telegramtest.Bot, n int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(crashTimeout)
+	for len(echoReplies(bot)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d of %d updates answered after %v", when, len(echoReplies(bot)), n, crashTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// callsInDoubt reads the killed hub's attempt journal (beside the store):
+// how many calls it left written but unanswered (W last), which the restart
+// marks sent rather than make again.
+func callsInDoubt(t *testing.T, dbPath string) string {
+	t.Helper()
+	data, err := os.ReadFile(store.JournalPath(dbPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "no attempt journal: no call in doubt"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) >= 2 {
+			last[f[1]] = f[0]
+		}
+	}
+	n := 0
+	for _, kind := range last {
+		if kind == "W" {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d calls written, unanswered (in doubt)", n)
+}
