@@ -51,8 +51,13 @@ func (l *Layer) GroupSend(ctx context.Context, group string, msg layer.Message) 
 	return nil
 }
 
+// groupScriptMax is the largest group whose sets groupScript writes itself;
+// a larger one it only reads, and sendToMembers writes the sets.
+const groupScriptMax = 100
+
 // groupSendScripted runs groupScript on the group's host and sends to what
-// it hands back: this process' members and those of other hosts.
+// it hands back: this process' members and those of other hosts, or every
+// member of a group larger than groupScriptMax.
 func (l *Layer) groupSendScripted(ctx context.Context, group string, msg layer.Message) error {
 	head, err := l.codec.encodeHead(msg)
 	if err != nil {
@@ -62,7 +67,7 @@ func (l *Layer) groupSendScripted(ctx context.Context, group string, msg layer.M
 	now := time.Now()
 	res, err := groupScript.Run(ctx, l.hosts[h], []string{l.groupKey(group)},
 		l.prefix, "."+l.client+"!", head, score(now), score(now.Add(-l.opts.GroupExpiry)),
-		score(now.Add(-l.opts.Expiry)), l.opts.Capacity, l.ttl(), len(l.hosts), h).Slice()
+		score(now.Add(-l.opts.Expiry)), l.opts.Capacity, l.ttl(), len(l.hosts), h, groupScriptMax).Slice()
 	if err != nil {
 		return err
 	}

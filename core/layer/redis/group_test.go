@@ -45,7 +45,7 @@ func TestGroupScriptShards(t *testing.T) {
 	now := time.Now()
 	res, err := groupScript.Run(ctx, l.hosts[h], []string{l.groupKey(group)},
 		l.prefix, "."+l.client+"!", head, score(now), score(now.Add(-time.Hour)),
-		score(now.Add(-time.Minute)), 100, 70, len(l.hosts), h).Slice()
+		score(now.Add(-time.Minute)), 100, 70, len(l.hosts), h, 1000).Slice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,5 +63,16 @@ func TestGroupScriptShards(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Errorf("%s: %d members on the group's host (%v), want 1", ch, n, err)
 		}
+	}
+
+	// Above its limit the script only reads the group.
+	res, err = groupScript.Run(ctx, l.hosts[h], []string{l.groupKey(group)},
+		l.prefix, "."+l.client+"!", head, score(now), score(now.Add(-time.Hour)),
+		score(now.Add(-time.Minute)), 100, 70, len(l.hosts), h, 10).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strs(res[4]); len(got) != 64 || res[1].(int64) != 0 {
+		t.Errorf("large group: %d members handed back, %d delivered; want 64, 0", len(got), res[1])
 	}
 }
