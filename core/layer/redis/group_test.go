@@ -76,3 +76,44 @@ func TestGroupScriptShards(t *testing.T) {
 		t.Errorf("large group: %d members handed back, %d delivered; want 64, 0", len(got), res[1])
 	}
 }
+
+// TestLargeGroup sends twice to a group above groupScriptMax: the first
+// send goes through the script's read-only branch, the second through the
+// plain read; every member gets both, in order.
+func TestLargeGroup(t *testing.T) {
+	s := startServer(t)
+	l := newTestLayer(t, Options{Hosts: []string{s.url()}})
+	t.Cleanup(func() { l.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	chans := make([]string, groupScriptMax+20)
+	for i := range chans {
+		ch, err := l.NewChannel(ctx, "specific")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.GroupAdd(ctx, "big", ch); err != nil {
+			t.Fatal(err)
+		}
+		chans[i] = ch
+	}
+	for n := range 2 {
+		if err := l.GroupSend(ctx, "big", map[string]any{"type": "t", "n": n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !l.isLarge("big") {
+		t.Error("group not remembered as large")
+	}
+	for _, ch := range chans {
+		for n := range 2 {
+			m, err := l.Receive(ctx, ch)
+			if err != nil {
+				t.Fatalf("%s: %v", ch, err)
+			}
+			if fmt.Sprint(m["n"]) != fmt.Sprint(n) {
+				t.Fatalf("%s: got %v, want n=%d", ch, m, n)
+			}
+		}
+	}
+}

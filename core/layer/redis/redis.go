@@ -58,6 +58,7 @@ type Layer struct {
 	mu     sync.Mutex
 	local  *localq.Queues[layer.Message] // process-local channel → its buffered messages
 	listen map[string]bool               // non-local names drained by this process
+	large  map[string]bool               // groups of more than groupScriptMax members
 
 	sent, full, groupDrop, expired atomic.Int64
 }
@@ -89,6 +90,7 @@ func New(ctx context.Context, o Options) (*Layer, error) {
 		client: randomHex(16),
 		log:    o.Logger.With("layer", "redis"),
 		listen: make(map[string]bool),
+		large:  make(map[string]bool),
 	}
 	l.codec = codec{fernet: newMultiFernet(o.SymmetricEncryptionKeys), ttl: l.opts.Expiry + 10*time.Second}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
