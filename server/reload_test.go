@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -452,4 +457,97 @@ func TestReloadMQTT(t *testing.T) {
 		t.Errorf("a reload without MQTT changes touched the connection: %s", last)
 	}
 	echoed("b/2")
+}
+
+// TestReloadRestartWaitsForCallsInFlight restarts a bot (its settings
+// changed) while its adapter's outbox has a call on the wire: the old
+// adapter waits for the call's answer, and records it, before the new one
+// starts and loads the bot's pending calls, so the call is made once.
+func TestReloadRestartWaitsForCallsInFlight(t *testing.T) {
+	fake := telegramtest.New(t)
+	beta := fake.AddBot("1002:beta-secret", "beta_bot")
+	// The bot reaches the fake through a proxy that can hold a sendMessage
+	// on the wire, and notes the order of the calls that matter.
+	target, err := url.Parse(fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	forward.ErrorLog = log.New(io.Discard, "", 0) // long polls cut short at the restart
+	var (
+		mu      sync.Mutex
+		order   []string
+		hold    = make(chan struct{}, 1) // a token: hold the next sendMessage
+		onWire  = make(chan struct{}, 1)
+		release = make(chan struct{})
+	)
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, s)
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/getMe"):
+			note("getMe")
+		case strings.HasSuffix(r.URL.Path, "/sendMessage"):
+			select {
+			case <-hold:
+				onWire <- struct{}{}
+				<-release
+			default:
+			}
+			forward.ServeHTTP(w, r)
+			note("sendMessage answered")
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the proxy closes, should the test fail while it holds
+	bots := func(pollTimeout string) string {
+		return "telegram: {poll_timeout: " + pollTimeout + "}\nbots:\n" +
+			"  - {name: beta, platform: telegram, token: \"1002:beta-secret\", api_url: \"" + proxy.URL + "\"}\n" +
+			"routes:\n  telegram:\n    - {bot: beta, consumer: tagged, options: {tag: b}}\n"
+	}
+	cfg := newConfig(t, bots("1s"))
+	srv, _ := start(t, cfg)
+	beta.WaitRequests(t, "getUpdates", 1)
+
+	hold <- struct{}{}
+	beta.PushMessage(2, "bob", "hello")
+	select {
+	case <-onWire:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the answer never went out")
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- srv.Reload(rewrite(t, cfg, bots("2s"))) }()
+	select {
+	case err := <-reloaded:
+		t.Fatalf("the reload returned (%v) while the old adapter had a call on the wire", err)
+	case <-time.After(300 * time.Millisecond): // it waits: the call is answered first
+	}
+	free()
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	beta.PushMessage(2, "bob", "after")
+	sent := beta.WaitSent(t, 2, 2)
+	if len(sent) != 2 || sent[0].Text != "b: hello" || sent[1].Text != "b: after" {
+		t.Fatalf("sent %+v, want each answer once", sent)
+	}
+	if n := len(beta.Requests("sendMessage")); n != 2 {
+		t.Errorf("%d sendMessage calls, want 2", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"getMe", "sendMessage answered", "getMe"}; len(order) < 3 || !slices.Equal(order[:3], want) {
+		t.Errorf("calls %q, want %q: the new adapter starts once the old one's call is answered", order, want)
+	}
+	for len(disconnects) > 0 { // beta's conversation ended at the restart
+		<-disconnects
+	}
 }
