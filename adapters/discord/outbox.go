@@ -2,7 +2,6 @@ package discord
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -41,25 +40,13 @@ func (a *Adapter) startSending(ctx context.Context) (stop func(), err error) {
 	if a.outbox == nil {
 		return func() {}, nil
 	}
-	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop = func() {
-		cancel()
+	return outbox.Start(ctx, a.outbox, a.log, func(ctx context.Context) (out []*courier) {
 		for _, b := range a.bots {
-			if b.out != nil {
-				b.out.Wait()
-			}
+			b.out = newCourier(ctx, a, b)
+			out = append(out, b.out)
 		}
-	}
-	if err := outbox.Prune(ctx, a.outbox); err != nil {
-		a.log.Warn("could not prune the outbox", "err", err)
-	}
-	for _, b := range a.bots {
-		b.out = newCourier(sendCtx, a, b)
-		if err := b.out.LoadPending(ctx); err != nil {
-			return stop, fmt.Errorf("discord: bot %q: outbox: %w", b.cfg.Name, err)
-		}
-	}
-	return stop, nil
+		return out
+	})
 }
 
 // track wraps the application so that each scope's events pass through its

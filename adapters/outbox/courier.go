@@ -40,6 +40,31 @@ func Prune(ctx context.Context, s Store) error {
 	return err
 }
 
+// Start prunes the store's old calls, then has open make an adapter's
+// couriers, one per bot, on a context that outlives ctx, and queues the
+// calls a crash left unsent. stop ends the couriers and waits for the calls
+// they are making; call it after the scopes ended, so their last words (a
+// farewell on shutdown) still go out.
+func Start[A any](ctx context.Context, s Store, log *slog.Logger, open func(ctx context.Context) []*Courier[A]) (stop func(), err error) {
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := Prune(ctx, s); err != nil {
+		log.Warn("could not prune the outbox", "err", err)
+	}
+	couriers := open(sendCtx)
+	stop = func() {
+		cancel()
+		for _, c := range couriers {
+			c.Wait()
+		}
+	}
+	for _, c := range couriers {
+		if err := c.LoadPending(ctx); err != nil {
+			return stop, fmt.Errorf("%s: bot %q: outbox: %w", c.cfg.Platform, c.cfg.Bot, err)
+		}
+	}
+	return stop, nil
+}
+
 // recordTimeout bounds committing a call's answer, which is done even when
 // the courier is stopping.
 const recordTimeout = 30 * time.Second

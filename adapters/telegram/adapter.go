@@ -255,25 +255,13 @@ func (a *Adapter) startSending(ctx context.Context) (stop func(), err error) {
 	if a.outbox == nil {
 		return func() {}, nil
 	}
-	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop = func() {
-		cancel()
+	return outbox.Start(ctx, a.outbox, a.log, func(ctx context.Context) (out []*courier) {
 		for _, b := range a.bots {
-			if b.out != nil {
-				b.out.Wait()
-			}
+			b.out = newCourier(ctx, a, b)
+			out = append(out, b.out)
 		}
-	}
-	if err := outbox.Prune(ctx, a.outbox); err != nil {
-		a.log.Warn("could not prune the outbox", "err", err)
-	}
-	for _, b := range a.bots {
-		b.out = newCourier(sendCtx, a, b)
-		if err := b.out.LoadPending(ctx); err != nil {
-			return stop, fmt.Errorf("telegram: bot %q: outbox: %w", b.cfg.Name, err)
-		}
-	}
-	return stop, nil
+		return out
+	})
 }
 
 // receive starts receiving a bot's updates: it hands over the updates a
