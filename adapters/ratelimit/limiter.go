@@ -90,6 +90,18 @@ func (l *Limiter[K]) Do(ctx context.Context, c Call[K], fn func(context.Context)
 	}
 }
 
+// DoResult is Do for a call that answers something the caller needs (a
+// new message's id).
+func DoResult[K comparable, R any](ctx context.Context, l *Limiter[K], c Call[K], fn func(context.Context) (R, error)) (R, error) {
+	var result R
+	err := l.Do(ctx, c, func(ctx context.Context) error {
+		var err error
+		result, err = fn(ctx)
+		return err
+	})
+	return result, err
+}
+
 // wait blocks until the call may go: past any retry_after, then through the
 // bot's and the conversation's rate. A 429 that arrives meanwhile is waited
 // out too.

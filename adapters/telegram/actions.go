@@ -9,6 +9,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/hubhq/hub/adapters/outbox"
+	"github.com/hubhq/hub/adapters/ratelimit"
 	"github.com/hubhq/hub/adapters/relay"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
@@ -81,13 +82,7 @@ func (b *botRunner) send(ctx context.Context, act action) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var result string
-	err = b.limit.Do(ctx, act.call(), func(ctx context.Context) error {
-		var err error
-		result, err = fn(ctx)
-		return err
-	})
-	return result, err
+	return ratelimit.DoResult(ctx, b.limit, act.call(), fn)
 }
 
 // request builds the Bot API call of an action.
