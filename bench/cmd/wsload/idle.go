@@ -41,8 +41,8 @@ func idleMain(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *limit)
 	defer cancel()
 
-	fmt.Printf("wsload idle: %s, %s, GOMAXPROCS=%d, NumCPU=%d (client and server share them)\n",
-		time.Now().UTC().Format(time.RFC3339), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Printf("wsload idle: %s, %s, GOMAXPROCS=%d, NumCPU=%d (client and server share them); load average %s\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), loadAvg())
 	fmt.Printf("hub route %s, layer %s; ", *path, *layerName)
 	fmt.Printf("%d idle sockets held %v (readings after GC + FreeOSMemory in the server), then %d connect/disconnect cycles, %d at a time\n\n",
 		*n, *idle, *cycles, *par)
@@ -71,6 +71,7 @@ func idleMain(args []string) error {
 			r.base.Goroutines, r.end.Goroutines, kib(float64(r.base.HeapInuse)), kib(float64(r.end.HeapInuse)),
 			r.live, r.wsConns, r.layer)
 	}
+	fmt.Printf("\nload average after: %s\n", loadAvg())
 	return nil
 }
 
