@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/internal/crashcheck"
-	"github.com/hubhq/hub/store"
 )
 
 // The crash test of the hub binary: 1,000 updates over 50 chats to a bot
@@ -73,7 +69,7 @@ routes:
 	seen := echoReplies(bot)
 	atKill := len(seen)
 	window := crashcheck.Window(t, filepath.Join(dir, "hub.db"), "telegram", "echo", func(text string) bool { return seen[text] > 0 })
-	t.Logf("killed after %d replies (%v); %s; %d written, not journaled", atKill, time.Since(start).Round(time.Millisecond), callsInDoubt(t, filepath.Join(dir, "hub.db")), len(window))
+	t.Logf("killed after %d replies (%v); %d calls written, unanswered (in doubt); %d written, not journaled", atKill, time.Since(start).Round(time.Millisecond), crashcheck.InDoubt(t, filepath.Join(dir, "hub.db")), len(window))
 	if atKill >= crashMessages {
 		t.Fatalf("all %d updates were answered before the kill: the test tests nothing", crashMessages)
 	}
@@ -125,31 +121,4 @@ func waitReplies(t *testing.T, bot *telegramtest.Bot, n int, when string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// callsInDoubt reads the killed hub's attempt journal (beside the store):
-// how many calls it left written but unanswered (W last), which the restart
-// marks sent rather than make again.
-func callsInDoubt(t *testing.T, dbPath string) string {
-	t.Helper()
-	data, err := os.ReadFile(store.JournalPath(dbPath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "no attempt journal: no call in doubt"
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := map[string]string{}
-	for line := range strings.Lines(string(data)) {
-		if f := strings.Fields(line); len(f) >= 2 {
-			last[f[1]] = f[0]
-		}
-	}
-	n := 0
-	for _, kind := range last {
-		if kind == "W" {
-			n++
-		}
-	}
-	return fmt.Sprintf("%d calls written, unanswered (in doubt)", n)
 }

@@ -62,7 +62,7 @@ func TestCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
 	child.Wait() //nolint:errcheck // killed: it fails by design
 	atKill := replies(tg)
 	window := crashcheck.Window(t, dbPath, telegram.Platform, "echo", func(text string) bool { return atKill[text] > 0 })
-	t.Logf("killed after %d replies; %d calls written, unanswered (in doubt); %d written, not journaled", len(atKill), inDoubt(t, dbPath), len(window))
+	t.Logf("killed after %d replies; %d calls written, unanswered (in doubt); %d written, not journaled", len(atKill), crashcheck.InDoubt(t, dbPath), len(window))
 
 	child = startCrashChild(t, fake.URL(), dbPath)
 	deadline := time.Now().Add(60 * time.Second)
@@ -90,29 +90,6 @@ func replies(tg *telegramtest.Bot) map[string]int {
 		}
 	}
 	return out
-}
-
-// inDoubt reads the dead hub's attempt journal: how many calls it left
-// written but unanswered (W last), which the restart marks sent.
-func inDoubt(t *testing.T, dbPath string) int {
-	t.Helper()
-	data, err := os.ReadFile(store.JournalPath(dbPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := map[string]string{}
-	for line := range strings.Lines(string(data)) {
-		if f := strings.Fields(line); len(f) >= 2 {
-			last[f[1]] = f[0]
-		}
-	}
-	n := 0
-	for _, kind := range last {
-		if kind == "W" {
-			n++
-		}
-	}
-	return n
 }
 
 func startCrashChild(t *testing.T, url, dbPath string) *exec.Cmd {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hubhq/hub/store"
@@ -97,4 +98,31 @@ func Check(t testing.TB, got map[string]int, want []string, window map[string]bo
 		t.Errorf("%d distinct replies, want %d", len(got), len(want))
 	}
 	return fmt.Sprintf("%d updates answered, %d repeated, %d made again because the kill fell between the request's last write and its journal line", len(got), repeated, inWindow)
+}
+
+// InDoubt reads the dead hub's attempt journal: how many calls it left
+// written but unanswered (W last), which the restart marks sent rather
+// than make again. No journal means none.
+func InDoubt(t testing.TB, dbPath string) int {
+	t.Helper()
+	data, err := os.ReadFile(store.JournalPath(dbPath))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) >= 2 {
+			last[f[1]] = f[0]
+		}
+	}
+	n := 0
+	for _, kind := range last {
+		if kind == "W" {
+			n++
+		}
+	}
+	return n
 }
