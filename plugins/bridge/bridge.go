@@ -23,6 +23,7 @@ import (
 // other endpoint).
 type Bridge struct {
 	room      string
+	history   int // lines the room keeps (chatroom's history option)
 	endpoints []endpoint
 	chat      core.Application
 }
@@ -39,7 +40,10 @@ func New(cfg Config) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{room: cfg.Room, endpoints: eps}
+	if cfg.History <= 0 {
+		cfg.History = chatroom.DefaultHistory
+	}
+	b := &Bridge{room: cfg.Room, history: cfg.History, endpoints: eps}
 	// The handler keeps nothing per conversation, so one value serves all.
 	side := &chatSide{b}
 	b.chat = consumers.NewChat(func() consumers.ChatHandler { return side })

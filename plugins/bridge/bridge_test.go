@@ -195,7 +195,8 @@ func (f *fixture) conversation(key string, who chat.Sender) *hubtest.ChatCommuni
 }
 
 func (f *fixture) browser() *hubtest.WebSocketCommunicator {
-	app := core.URLRouter{core.Path(chatroom.Route, chatroom.New(chatroom.Config{}))}
+	// Named as the server names it: the namespace of the room's history.
+	app := core.URLRouter{core.Path(chatroom.Route, core.Named(chatroom.Name, chatroom.New(chatroom.Config{})))}
 	c := f.hub.WebSocket(app, "/ws/chat/lobby/")
 	c.Connect()
 	return c
@@ -226,6 +227,18 @@ func TestDiscordToTelegramAndBrowser(t *testing.T) {
 	f.tg.sent(tgKey, "bob: hello from discord", "")
 	expectLine(t, web, chatroom.Outbound{Message: "hello from discord", User: "bob", Room: "lobby"})
 	f.dc.nothing()
+}
+
+func TestNewcomersSeePlatformLinesInTheHistory(t *testing.T) {
+	f := newFixture(t)
+	f.conversation(tgKey, ada).Say("before you came")
+	f.dc.sent(dcKey, "Ada: before you came", "") // the relay has handled it
+	web := f.browser()
+	expectLine(t, web, chatroom.Outbound{Message: "before you came", User: "Ada", Room: "lobby"})
+	web.SendJSON(chatroom.Inbound{Message: "hi Ada", User: "eve"})
+	expectLine(t, web, chatroom.Outbound{Message: "hi Ada", User: "eve", Room: "lobby"})
+	f.tg.sent(tgKey, "eve: hi Ada", "")
+	f.dc.sent(dcKey, "eve: hi Ada", "")
 }
 
 func TestBrowserToBothPlatforms(t *testing.T) {

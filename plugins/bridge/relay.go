@@ -182,6 +182,11 @@ func (r *relay) message(ctx context.Context, m layer.Message) error {
 	if to := str(m, fieldReplyTo); to != "" && origin != "" {
 		_, replied = r.find(ctx, store.MessageCopy{Scope: origin, ID: to})
 	}
+	if origin != "" { // the chat room keeps its members' lines itself
+		if err := chatroom.Remember(ctx, r.db, r.room, hubID, str(m, "user"), text, r.history); err != nil {
+			r.log.Warn("bridge: line not kept in the room's history", "err", err)
+		}
+	}
 	text = line(m, text)
 	for _, ep := range r.endpoints {
 		if ep.key != origin {

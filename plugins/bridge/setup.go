@@ -34,6 +34,10 @@ type Config struct {
 	// "telegram:<bot>:<chat>[:<topic>]", "discord:<bot>:<channel>" or
 	// "discord:<bot>:<channel>:<thread>".
 	Endpoints []string `json:"endpoints"`
+	// History is how many lines the room keeps for newcomers when the
+	// bridge adds one from a platform; give the chatroom route's history
+	// option here too (default chatroom.DefaultHistory).
+	History int `json:"history"`
 }
 
 // endpoint is one bridged conversation and where its bot takes actions.

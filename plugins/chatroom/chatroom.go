@@ -1,6 +1,7 @@
 package chatroom
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,10 @@ import (
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/websocket"
 )
+
+// Name is the plugin's name in the registry, and so the namespace of its
+// state (a room's history).
+const Name = "chatroom"
 
 // Route is where the consumer expects to be mounted: it reads the room
 // from the {room} parameter.
@@ -136,7 +141,19 @@ func (m *member) Connect(c *consumers.WebSocketConn) error {
 }
 
 func (m *member) history(c *consumers.WebSocketConn) *core.State {
-	return c.State.Of("room:" + m.room)
+	return c.State.Of(historyScope(m.room))
+}
+
+// historyScope is where a room's history lives, in the chatroom's state.
+func historyScope(room string) string { return "room:" + room }
+
+// Remember adds a line posted to a room by someone other than its members
+// (the bridge's copies of Telegram and Discord messages) to the room's
+// history, so newcomers see it too, keeping the newest keep lines. st is
+// the store; the history is the chatroom plugin's ("chatroom" namespace).
+func Remember(ctx context.Context, st core.StateStore, room, id, user, message string, keep int) error {
+	h := core.NewState(ctx, st, Name, historyScope(room))
+	return h.Append("history", entry{ID: id, User: user, Message: message}, keep)
 }
 
 func (m *member) sendHistory(c *consumers.WebSocketConn) error {

@@ -8,12 +8,12 @@ import (
 // init registers the consumer (built from the config's options) and the
 // page, both as "chatroom".
 func init() {
-	plugins.RegisterFactory("chatroom", func(opts plugins.Options) (core.Application, error) {
+	plugins.RegisterFactory(Name, func(opts plugins.Options) (core.Application, error) {
 		var cfg Config
 		if err := opts.Decode(&cfg); err != nil {
 			return nil, err
 		}
 		return New(cfg), nil
 	})
-	plugins.RegisterHandler("chatroom", Page())
+	plugins.RegisterHandler(Name, Page())
 }
