@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -68,3 +71,60 @@ func RaiseNoFile() {
 	l.Cur = l.Max
 	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 }
+
+// Child is a server a load generator runs in a process of its own, so that
+// the generator's memory and GC never count against it: this executable run
+// again with args, which prints "ready <fields…>" once it listens and stops
+// when its stdin closes.
+type Child struct {
+	Cmd   *exec.Cmd
+	Ready []string // the fields after "ready": addresses the child listens on
+	stdin io.Closer
+}
+
+// StartChild runs this executable with args and waits for its ready line,
+// which must have fields fields after "ready".
+func StartChild(fields int, args ...string) (*Child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &Child{Cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	f := strings.Fields(line)
+	if err != nil || len(f) != fields+1 || f[0] != "ready" {
+		c.Stop()
+		return nil, fmt.Errorf("%s: %q, %v", strings.Join(args, " "), line, err)
+	}
+	c.Ready = f[1:]
+	return c, nil
+}
+
+// Stop closes the child's stdin, which shuts it down, and waits (bounded).
+func (c *Child) Stop() {
+	c.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = c.Cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = c.Cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Pid is the child's process id, for CPUTime.
+func (c *Child) Pid() int { return c.Cmd.Process.Pid }

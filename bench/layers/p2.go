@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/hubhq/hub/bench"
 
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -220,14 +218,14 @@ func runP2(ctx context.Context, s p2Setup) (p2Result, error) {
 	if err != nil {
 		return res, err
 	}
-	defer hub.stop()
+	defer hub.Stop()
 	hubs := []*hubChild{hub}
 	senderHub := hub
 	if s.split {
 		if senderHub, err = startHub(prof("-sender")...); err != nil {
 			return res, err
 		}
-		defer senderHub.stop()
+		defer senderHub.Stop()
 		hubs = append(hubs, senderHub)
 	}
 
@@ -398,50 +396,16 @@ func (f *fanout) read(i int, c *gorilla.Conn) error {
 
 // hubChild is a hub started by P2.
 type hubChild struct {
-	cmd   *exec.Cmd
-	stdin io.Closer
-	addr  string
+	*bench.Child
+	addr string
 }
 
 func startHub(flags ...string) (*hubChild, error) {
-	exe, err := os.Executable()
+	c, err := bench.StartChild(1, append([]string{"serve"}, flags...)...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hub: %w", err)
 	}
-	cmd := exec.Command(exe, append([]string{"serve"}, flags...)...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	h := &hubChild{cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	f := strings.Fields(line)
-	if err != nil || len(f) != 2 || f[0] != "ready" {
-		h.stop()
-		return nil, fmt.Errorf("hub: %q, %v", line, err)
-	}
-	h.addr = f[1]
-	return h, nil
-}
-
-func (h *hubChild) stop() {
-	h.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = h.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-done
-	}
+	return &hubChild{Child: c, addr: c.Ready[0]}, nil
 }
 
 // metric reads one unlabelled value from the hub's /metrics (-1 if absent).
@@ -465,7 +429,7 @@ func (h *hubChild) metric(ctx context.Context, name string) int64 {
 func hubsCPU(hs []*hubChild) time.Duration {
 	var t time.Duration
 	for _, h := range hs {
-		t += bench.CPUTime(h.cmd.Process.Pid)
+		t += bench.CPUTime(h.Pid())
 	}
 	return t
 }

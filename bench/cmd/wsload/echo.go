@@ -48,12 +48,12 @@ func echoMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer bare.stop()
+	defer bare.Stop()
 	hub, err := startChild("hub")
 	if err != nil {
 		return err
 	}
-	defer hub.stop()
+	defer hub.Stop()
 
 	kind := "text"
 	if *binary {
@@ -204,7 +204,7 @@ func measureEcho(ctx context.Context, c *child, path string, n, size int, binary
 		})
 	}
 	time.Sleep(time.Until(from))
-	cpu0 := bench.CPUTime(c.pid())
+	cpu0 := bench.CPUTime(c.Pid())
 	profiled := make(chan error, 1)
 	if profile != "" {
 		go func() { profiled <- saveCPUProfile(ctx, c, profile, dur) }()
@@ -212,7 +212,7 @@ func measureEcho(ctx context.Context, c *child, path string, n, size int, binary
 		profiled <- nil
 	}
 	time.Sleep(time.Until(to))
-	cpu1 := bench.CPUTime(c.pid())
+	cpu1 := bench.CPUTime(c.Pid())
 	wg.Wait()
 	if err := <-profiled; err != nil {
 		return echoResult{}, err

@@ -90,7 +90,7 @@ func measureIdle(ctx context.Context, mode, path, layerName string, n, cycles, p
 	if err != nil {
 		return r, err
 	}
-	defer c.stop()
+	defer c.Stop()
 	r.mode = mode
 	url := "ws://" + c.addr + "/"
 	if mode == "hub" {
@@ -115,7 +115,7 @@ func measureIdle(ctx context.Context, mode, path, layerName string, n, cycles, p
 	if r.base, err = c.readStats(ctx, true); err != nil {
 		return r, err
 	}
-	rss0 := rss(c.pid())
+	rss0 := rss(c.Pid())
 
 	// Open n sockets, each with a reader (answering pings) on our side.
 	socks := make([]*idleSocket, n)
@@ -135,12 +135,12 @@ func measureIdle(ctx context.Context, mode, path, layerName string, n, cycles, p
 	fmt.Fprintf(os.Stderr, "%s: %d sockets open in %v\n", mode, n, time.Since(start).Round(time.Millisecond))
 	time.Sleep(idle)
 	fmt.Fprintf(os.Stderr, "%s: idle reading; %d pings answered so far\n", mode, pings.Load())
-	rawRSS := rss(c.pid())
+	rawRSS := rss(c.Pid())
 	held, err := c.readStats(ctx, true)
 	if err != nil {
 		return r, err
 	}
-	rss1 := rss(c.pid())
+	rss1 := rss(c.Pid())
 	per := func(a, b int64) float64 { return float64(a-b) / float64(n) }
 	r.rss, r.rawRSS = per(rss1, rss0), per(rawRSS, rss0)
 	r.heap = per(int64(held.HeapInuse), int64(r.base.HeapInuse))

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,11 +21,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hubhq/hub/bench"
 )
 
 func main() {
@@ -53,9 +53,8 @@ func main() {
 
 // child is a server process started by the load generator.
 type child struct {
+	*bench.Child
 	mode  string
-	cmd   *exec.Cmd
-	stdin io.Closer
 	addr  string // the server
 	stats string // its stats listener
 }
@@ -63,48 +62,12 @@ type child struct {
 // startChild starts "wsload serve -mode mode flags..." and waits for it to
 // listen.
 func startChild(mode string, flags ...string) (*child, error) {
-	exe, err := os.Executable()
+	c, err := bench.StartChild(2, append([]string{"serve", "-mode", mode}, flags...)...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s server: %w", mode, err)
 	}
-	cmd := exec.Command(exe, append([]string{"serve", "-mode", mode}, flags...)...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{mode: mode, cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	f := strings.Fields(line)
-	if err != nil || len(f) != 3 || f[0] != "ready" {
-		c.stop()
-		return nil, fmt.Errorf("%s server: %q, %v", mode, line, err)
-	}
-	c.addr, c.stats = f[1], f[2]
-	return c, nil
+	return &child{Child: c, mode: mode, addr: c.Ready[0], stats: c.Ready[1]}, nil
 }
-
-// stop closes the child's stdin, which shuts it down, and waits (bounded).
-func (c *child) stop() {
-	c.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
-}
-
-func (c *child) pid() int { return c.cmd.Process.Pid }
 
 // httpc talks to the children without keep-alive, so that no idle HTTP
 // connection (and its server goroutine) skews a goroutine count.
