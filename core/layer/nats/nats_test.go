@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core/layer"
-	"github.com/hubhq/hub/core/layer/internal/servertest"
 	"github.com/hubhq/hub/core/layer/layertest"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 func newTestLayer(t *testing.T, o Options) *Layer {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core/layer"
-	"github.com/hubhq/hub/core/layer/internal/servertest"
 	"github.com/hubhq/hub/core/layer/layertest"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // TestRestart kills redis-server mid-run and starts it again on the same

@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // pythonBinary is the system Python, where Debian's python3-channels-redis
@@ -48,10 +48,7 @@ asyncio.run(main())
 // channels_redis: plain, encrypted, and sharded over two hosts.
 func TestChannelsRedisInterop(t *testing.T) {
 	if err := exec.Command(pythonBinary, "-c", "import channels_redis.core").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 with channels_redis missing (apt python3-channels-redis): %v", err)
-		}
-		t.Skipf("python3 with channels_redis missing: %v", err)
+		servertest.Missing(t, "python3 with channels_redis (apt python3-channels-redis): %v", err)
 	}
 	a, b := startServer(t), startServer(t)
 	for _, tc := range []struct {
