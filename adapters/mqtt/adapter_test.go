@@ -16,6 +16,8 @@ import (
 
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/poll"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 func TestMessageReachesConsumer(t *testing.T) {
@@ -73,7 +75,7 @@ func TestBadPayloadIsTheConsumersBusiness(t *testing.T) {
 			t.Fatalf("%s: payload of %d bytes came on %s as %d bytes", topic, len(p), msg.Topic, len(msg.Payload))
 		}
 	}
-	waitFor(t, "1 panicked and 4 failed scopes", func() bool {
+	poll.Until(t, patience, "1 panicked and 4 failed scopes", func() bool {
 		return h.rt.Metrics.Panics.Load() == 1 && h.rt.Metrics.Failed.Load() == 4
 	})
 }
@@ -179,7 +181,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // TestRunStopsWhileBrokerUnreachable: an unreachable broker is retried, not
 // fatal, and does not keep Run from returning.
 func TestRunStopsWhileBrokerUnreachable(t *testing.T) {
-	port := freePort(t) // nothing listens there
+	port := servertest.FreePort(t) // nothing listens there
 	a, err := New(Options{Runtime: &core.Runtime{App: hubmqtt.TopicRouter{}}, PublishTimeout: 500 * time.Millisecond,
 		Brokers: []BrokerConfig{{Name: "gone", URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), ClientID: "hub-gone"}}})
 	if err != nil {
@@ -238,7 +240,7 @@ func TestEndedScopeGivesBackWhatItDidNotRead(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 
 	mosquittoPub(t, m, "gb/x", 1, append([]string{"bad"}, seq(1, 5)...)...)
-	waitFor(t, "five messages in the stuck scope's inbox", func() bool {
+	poll.Until(t, patience, "five messages in the stuck scope's inbox", func() bool {
 		in := stuck.Load()
 		return in != nil && len(*in) == 5
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // got is one event a recorder consumer saw, with its scope.
@@ -155,7 +156,7 @@ func client(t *testing.T, m *mosquitto, clientID string) paho.Client {
 // mosquittoPub publishes each line of lines as one message with mosquitto_pub.
 func mosquittoPub(t *testing.T, m *mosquitto, topic string, qos int, lines ...string) {
 	t.Helper()
-	cmd := exec.Command(need(t, "/usr/bin/mosquitto_pub"), "-h", "127.0.0.1", "-p", strconv.Itoa(m.port),
+	cmd := exec.Command(servertest.Need(t, servertest.MosquittoPub), "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port),
 		"-q", strconv.Itoa(qos), "-t", topic, "-l")
 	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -163,17 +164,8 @@ func mosquittoPub(t *testing.T, m *mosquitto, topic string, qos int, lines ...st
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 15s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
-}
+// patience bounds a wait (poll.Until) for what must happen through the broker.
+const patience = 15 * time.Second
 
 // next waits for the next recorded event.
 func next(t *testing.T, ch <-chan got) got {

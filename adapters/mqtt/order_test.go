@@ -9,6 +9,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // TestBurstKeepsOrderPerTopicPastASlowConsumer: 1,000 messages over three
@@ -104,7 +105,7 @@ func TestFullQueueHoldsThenResumes(t *testing.T) {
 
 	mosquittoPub(t, m, "full/x", 1, seq(1, 30)...)
 	c := h.a.conns[0]
-	waitFor(t, "the handler to wait on the full queue", func() bool {
+	poll.Until(t, patience, "the handler to wait on the full queue", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.topics["full/x"] != nil && c.topics["full/x"].waiters > 0

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // TestConsumerPublishesWhileItsTopicIsFlooded is the P4 benchmark's stall:
@@ -68,7 +69,7 @@ func TestConsumerPublishesWhileItsTopicIsFlooded(t *testing.T) {
 		toks = append(toks, pub.Publish("flood/x", 1, false, fmt.Sprint(i)))
 	}
 	c := h.a.conns[0]
-	waitFor(t, "the handler to hold the connection on the full queue", func() bool {
+	poll.Until(t, patience, "the handler to hold the connection on the full queue", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.topics["flood/x"] != nil && c.topics["flood/x"].waiters > 0

@@ -79,8 +79,8 @@ func TestBrokerRestartLosesNoQoS1(t *testing.T) {
 		seen[text(t, msg)] = true
 		if len(seen) == n/3 && !restarted {
 			restarted = true
-			m.stop()
-			m.start()
+			m.Stop()
+			m.Start()
 		}
 	}
 	if err := <-pubErr; err != nil {
@@ -103,11 +103,11 @@ func TestResubscribeAfterBrokerLostState(t *testing.T) {
 		Subscriptions: []Subscription{{Filter: "resub/#", QoS: 1}}}
 	h := startHub(t, m, b, Options{}, hubmqtt.Topic("resub/#", recorder(events)))
 
-	m.stop()
-	if err := os.Remove(filepath.Join(m.dir, "mosquitto.db")); err != nil {
+	m.Stop()
+	if err := os.Remove(filepath.Join(m.Dir, "mosquitto.db")); err != nil {
 		t.Fatalf("remove broker state: %v", err)
 	}
-	m.start()
+	m.Start()
 	h.waitReady(m)
 	mosquittoPub(t, m, "resub/a", 1, "after")
 	if _, msg := nextMessage(t, events); text(t, msg) != "after" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // proxy forwards TCP connections to a broker and can cut them all at once,
@@ -67,7 +68,7 @@ func (p *proxy) cut() {
 
 func TestLastWill(t *testing.T) {
 	m := startMosquitto(t)
-	px := startProxy(t, "127.0.0.1:"+strconv.Itoa(m.port))
+	px := startProxy(t, m.Addr())
 	wills := make(chan string, 4)
 	watcher := client(t, m, "")
 	if tok := watcher.Subscribe("hub/status", 1, func(_ paho.Client, msg paho.Message) {
@@ -124,7 +125,7 @@ func TestShutdownDrainsQueue(t *testing.T) {
 	mosquittoPub(t, m, "drain/x", 1, seq(0, 5)...)
 	<-busy
 	c := h.a.conns[0]
-	waitFor(t, "1 message in the inbox, 1 on its way and 3 in the queue", func() bool {
+	poll.Until(t, patience, "1 message in the inbox, 1 on its way and 3 in the queue", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return len(c.topics["drain/x"].queue) == 3

@@ -14,6 +14,7 @@ import (
 	"github.com/hubhq/hub/adapters/mqtt/broker"
 	"github.com/hubhq/hub/core"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // run starts a broker on a free port (or addr) and stops it with the test.
@@ -212,13 +213,12 @@ func TestEmbeddedBrokerKeepsSessions(t *testing.T) {
 // one may take a moment to release.
 func waitNew(t *testing.T, opts broker.Options) (*broker.Broker, error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := broker.New(opts)
+	var b *broker.Broker
+	var err error
+	poll.Wait(10*time.Second, func() bool {
+		b, err = broker.New(opts)
 		var op *net.OpError
-		if err == nil || !errors.As(err, &op) || time.Now().After(deadline) {
-			return b, err
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
+		return err == nil || !errors.As(err, &op)
+	})
+	return b, err
 }
