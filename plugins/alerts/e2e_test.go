@@ -2,15 +2,10 @@ package alerts_test
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +15,8 @@ import (
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/poll"
+	"github.com/hubhq/hub/internal/servertest"
 	"github.com/hubhq/hub/plugins/alerts"
 	"github.com/hubhq/hub/store"
 )
@@ -77,8 +74,9 @@ func TestEndToEnd(t *testing.T) {
 	bot.WaitSent(t, 42, 1)
 
 	// The adapter subscribes in the background: a reading below the threshold
-	// on another sensor shows when readings flow.
-	eventually(t, "the hub reads sensors", func() bool {
+	// on another sensor shows when readings flow. Each try publishes, which
+	// takes a while: 15s, not hubtest.Eventually's second.
+	poll.Until(t, 15*time.Second, "the hub reads sensors", func() bool {
 		broker.pub(t, "sensors/probe/temperature", "20")
 		return a.Stats().Readings > 0
 	})
@@ -129,93 +127,21 @@ func run(t *testing.T, fn func(context.Context) error) {
 	})
 }
 
-// eventually polls cond with a deadline; cond may take a while (it
-// publishes), so it is not hubtest.Eventually's one second.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
-}
-
-// need returns path, or skips the test without it (fails it with CI=true).
-func need(t *testing.T, path string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", path, err)
-		}
-		t.Skipf("%s not installed: %v", path, err)
-	}
-	return path
-}
-
-// mosquitto is a real broker of the test's own on a free loopback port.
-type mosquitto struct {
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// mosquitto is a real broker of the test's own (package servertest).
+type mosquitto struct{ *servertest.Server }
 
 func startMosquitto(t *testing.T) *mosquitto {
 	t.Helper()
-	bin := need(t, "/usr/sbin/mosquitto")
-	need(t, "/usr/bin/mosquitto_pub")
-	dir := t.TempDir()
-	m := &mosquitto{port: freePort(t), done: make(chan struct{})}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_type error\nlog_type warning\n", m.port)
-	if u, err := user.Current(); err == nil && u.Uid == "0" {
-		conf += "user root\n" // else it drops to user mosquitto
-	}
-	path := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m.cmd = exec.Command(bin, "-c", path)
-	if err := m.cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	go func() { m.cmd.Wait(); close(m.done) }()
-	t.Cleanup(func() {
-		m.cmd.Process.Signal(syscall.SIGTERM)
-		<-m.done
-	})
-	eventually(t, "mosquitto listens", func() bool {
-		select {
-		case <-m.done:
-			t.Fatal("mosquitto exited at start")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", m.addr(), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return m
+	servertest.Need(t, servertest.MosquittoPub)
+	return &mosquitto{servertest.Start(t, servertest.Mosquitto())}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func (m *mosquitto) addr() string { return "127.0.0.1:" + strconv.Itoa(m.port) }
-func (m *mosquitto) URL() string  { return "tcp://" + m.addr() }
+func (m *mosquitto) URL() string { return "tcp://" + m.Addr() }
 
 // pub publishes one message at QoS 1 with mosquitto_pub, as a sensor would.
 func (m *mosquitto) pub(t *testing.T, topic, payload string) {
 	t.Helper()
-	out, err := exec.Command("/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(m.port),
+	out, err := exec.Command(servertest.MosquittoPub, "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port),
 		"-q", "1", "-t", topic, "-m", payload).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mosquitto_pub: %v: %s", err, out)
