@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -16,10 +18,7 @@ const chromium = "/usr/bin/chromium"
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (apt-get install -y chromium): %v", chromium, err)
-		}
-		t.Skipf("%s is missing; install it with apt-get install -y chromium", chromium)
+		servertest.Missing(t, "%s (apt-get install -y chromium): %v", chromium, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)

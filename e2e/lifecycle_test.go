@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // stubbornPlugin is an exec plugin that accepts sockets, echoes their
@@ -52,7 +54,7 @@ func needPython(t *testing.T) string {
 	t.Helper()
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		return need(t, "/usr/bin/python3") // skips, or fails in CI
+		return servertest.Need(t, "/usr/bin/python3") // skips, or fails in CI
 	}
 	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // TestMQTT runs a hub whose e2e-republish consumer answers every message
@@ -31,9 +33,9 @@ routes:
 `, port))
 	})
 	t.Run("embedded", func(t *testing.T) {
-		need(t, mosquittoPub)
-		need(t, mosquittoSub)
-		port := freePort(t)
+		servertest.Need(t, servertest.MosquittoPub)
+		servertest.Need(t, servertest.MosquittoSub)
+		port := servertest.FreePort(t)
 		testRepublish(t, port, fmt.Sprintf(`
 mqtt_broker: 127.0.0.1:%d
 routes:
@@ -95,7 +97,7 @@ func testRepublish(t *testing.T, port int, yaml string) {
 // ("topic payload") arrive on the channel.
 func subscribe(t *testing.T, port int, filter string) <-chan string {
 	t.Helper()
-	cmd := exec.Command(mosquittoSub, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-v", "-t", filter)
+	cmd := exec.Command(servertest.MosquittoSub, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-v", "-t", filter)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +125,7 @@ func subscribe(t *testing.T, port int, filter string) <-chan string {
 // publish sends one message at QoS 1 with mosquitto_pub, as a device would.
 func publish(t *testing.T, port int, topic, payload string) {
 	t.Helper()
-	out, err := exec.Command(mosquittoPub, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", topic, "-m", payload).CombinedOutput()
+	out, err := exec.Command(servertest.MosquittoPub, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", topic, "-m", payload).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mosquitto_pub: %v: %s", err, out)
 	}

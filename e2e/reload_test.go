@@ -5,9 +5,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // reloadConfig is the chat room, with more routes after it.
@@ -45,18 +46,19 @@ func chat(t *testing.T, c *websocket.Conn, room, user, text string) {
 // every one of wants, and returns that line.
 func (h *hub) waitLog(from int, wants ...string) string {
 	h.t.Helper()
-	deadline := time.Now().Add(readTimeout)
-	for {
+	var found string
+	if !poll.Wait(readTimeout, func() bool {
 		for line := range strings.Lines(h.Logs()[from:]) {
 			if containsAll(line, wants) {
-				return line
+				found = line
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("no log line with %q:\n%s", wants, h.Logs())
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
+		return false
+	}) {
+		h.t.Fatalf("no log line with %q:\n%s", wants, h.Logs())
 	}
+	return found
 }
 
 func containsAll(s string, subs []string) bool {

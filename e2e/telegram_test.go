@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // TestTelegram runs the hub binary with a Telegram bot routed to the
@@ -17,7 +18,7 @@ import (
 func TestTelegram(t *testing.T) {
 	t.Run("polling", func(t *testing.T) { testTelegram(t, "127.0.0.1:0", "") })
 	t.Run("webhook", func(t *testing.T) {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
 		testTelegram(t, addr, `
     mode: webhook
     webhook_url: http://`+addr+`/telegram/echo

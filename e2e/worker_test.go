@@ -15,6 +15,7 @@ import (
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/layer/nats"
 	"github.com/hubhq/hub/core/layer/redis"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // workerConfig routes the channel "thumbnails" to the e2e-reply consumer
@@ -71,17 +72,14 @@ func natsLayer(t *testing.T, url string) layer.Layer {
 // NATS keeps nothing for a channel before its first Receive.
 func awaitReceiver(t *testing.T, l layer.Layer, reply string) {
 	t.Helper()
-	deadline := time.Now().Add(startTimeout)
 	msg := layer.Message{"type": "thumbnail.make", "id": "probe", "reply_to": reply}
-	for {
-		err := l.Send(t.Context(), "thumbnails", msg)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, nats.ErrNoReceiver) || time.Now().After(deadline) {
-			t.Fatalf("probe: %v", err)
-		}
-		<-time.After(20 * time.Millisecond) // polling with a deadline
+	var err error
+	poll.Wait(startTimeout, func() bool {
+		err = l.Send(t.Context(), "thumbnails", msg)
+		return !errors.Is(err, nats.ErrNoReceiver)
+	})
+	if err != nil {
+		t.Fatalf("probe: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), readTimeout)
 	defer cancel()

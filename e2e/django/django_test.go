@@ -6,23 +6,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 const (
-	redisBinary = "/usr/bin/redis-server"
 	// pythonBinary is the system Python, where Debian's python3-django-channels,
 	// python3-channels-redis and python3-daphne install.
 	pythonBinary = "/usr/bin/python3"
@@ -54,26 +53,16 @@ func buildAndRun(m *testing.M) int {
 	return m.Run()
 }
 
-// missing skips the test, or fails it in CI, where everything must be there.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("required in CI: "+format, args...)
-	}
-	t.Skipf("not installed: "+format, args...)
-}
-
 // TestDjangoChannelsInterop runs a Django Channels 4 project and the hub on
 // one Redis. Django's group_send to chat_lobby reaches the hub's WebSocket
 // clients in room lobby; a line typed in the hub's room reaches a Django
 // consumer, served by daphne, in group chat_lobby; and a line typed to that
 // consumer reaches the hub's clients.
 func TestDjangoChannelsInterop(t *testing.T) {
-	if _, err := os.Stat(redisBinary); err != nil {
-		missing(t, "redis-server: %v", err)
-	}
+	redis := servertest.Redis()
+	servertest.Need(t, redis.Binary)
 	if out, err := exec.Command(pythonBinary, "-c", "import django, channels, channels_redis, daphne").CombinedOutput(); err != nil {
-		missing(t, "%s with Django Channels (apt python3-django-channels python3-channels-redis python3-daphne): %v\n%s", pythonBinary, err, out)
+		servertest.Missing(t, "%s with Django Channels (apt python3-django-channels python3-channels-redis python3-daphne): %v\n%s", pythonBinary, err, out)
 	}
 	project, err := filepath.Abs("testdata")
 	if err != nil {
@@ -82,7 +71,7 @@ func TestDjangoChannelsInterop(t *testing.T) {
 
 	// The two Django processes take seconds to import Django: they start
 	// first and get ready while the hub starts.
-	redisURL := startRedis(t)
+	redisURL := "redis://" + servertest.Start(t, redis).Addr() + "/0"
 	daphne := launch(t, "daphne", daphneListening, daphneCommand(project, redisURL))
 	sender := startScript(t, project, redisURL, "group_send.py", "--wait", "lobby", "dj", "from django ✓")
 	hubAddr := launch(t, "hub", hubListening, hubCommand(t, redisURL))()
@@ -420,54 +409,4 @@ func daphneCommand(project, redisURL string) *exec.Cmd {
 	cmd.Dir = project
 	cmd.Env = pythonEnv(project, redisURL)
 	return cmd
-}
-
-// startRedis runs a redis-server of the test's own on a free port and
-// returns its URL once it answers PING.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	cmd := exec.Command(redisBinary, "--port", port, "--bind", "127.0.0.1", "--dir", t.TempDir(),
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(patience)
-	for !ping("127.0.0.1:" + port) {
-		select {
-		case <-exited:
-			t.Fatalf("redis-server exited at start (port %s taken?)", port)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %s did not answer PING within %v", port, patience)
-		}
-		<-time.After(20 * time.Millisecond) // polling with a deadline
-	}
-	return "redis://127.0.0.1:" + port + "/0"
-}
-
-func ping(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && line == "+PONG\r\n"
 }
