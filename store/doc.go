@@ -40,25 +40,34 @@
 // The outbox row of a call is committed before the call and after its
 // answer; a crash in between would make the call again at the next start.
 // The attempt journal (journal.go, a file named JournalPath beside the
-// database) narrows that window to microseconds: an adapter appends "W id"
-// once the call's request is written to the platform, "R id result" when
-// the platform accepted it and "E id" when the attempt failed
-// (OutboxWrite or OutboxWritten, OutboxAnswered, OutboxErrored; OutboxWrite
-// makes the request's last write itself and appends W right after it, with
-// nothing in between that could pause the process). Open replays it before
-// anything reads the outbox: a pending entry whose last line is R is marked
-// sent with that result, one whose last line is W is marked sent with
-// LastError InDoubt (the platform got the whole request; its answer was
-// lost with the process), E leaves it pending. Then the journal is emptied.
+// database) settles those calls. An adapter appends, through OutboxWrite,
+// "I id conn end" (the request is whole once connection conn has carried
+// end bytes), makes the request's last write, and appends "W id"; then
+// "R id result" when the platform accepted it and "E id" when the attempt
+// failed (OutboxAnswered, OutboxErrored). Open replays it before anything
+// reads the outbox: a pending entry whose last line is R is marked sent
+// with that result; W, sent with LastError InDoubt (the platform got the
+// whole request; its answer was lost with the process); E or nothing
+// leaves it pending, to be made once.
+//
+// I alone means the crash fell right at the request's last write: before
+// it or after it, two system calls apart, and only the kernel knows which.
+// So the connection's socket is shared (Wire) with a witness, a small
+// process beside the hub (package internal/witness) that outlives it: when
+// the hub is gone it appends "C conn n", the kernel's count of the bytes
+// the hub wrote to that connection, and Open waits for it. n ≥ end: the
+// request left whole, the entry is sent (InDoubt); less: it never left
+// whole, the platform discarded it, the call is made again. Without a
+// witness (not Linux, or it could not start) the entry is made again: the
+// one case where a crash repeats a call.
 //
 // Lines are plain appends, not fsynced: a process crash, SIGKILL included,
 // loses none (they are in the OS's page cache), an OS crash or power loss
-// may lose the last ones, and then those calls are made again. What stays
-// open: a crash between the request's last write and its W line (two
-// system calls apart) makes the call again; a request written in full but
-// lost on the way (the connection broke) before a crash is not made again.
-// The journal is locked (flock) by the process appending to it, and another
-// process opening the database meanwhile does not replay it.
+// may lose the last ones, and then those calls are made again. A request
+// written in full but lost on the way (the connection broke) before a
+// crash is not made again. The journal is locked (flock) by the process
+// appending to it, and another process opening the database meanwhile
+// does not replay it.
 //
 // # Concurrency
 //

@@ -13,6 +13,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
+
+	"github.com/hubhq/hub/internal/witness"
 )
 
 // The attempt journal closes the gap the outbox alone leaves: a call the
@@ -24,9 +27,13 @@ import (
 // It is a small append-only text file beside the database (JournalPath),
 // one line per step of an attempt:
 //
-//	W <id>           the request of entry id's call was written to the platform
-//	R <id> <result>  the platform accepted it and answered result (quoted)
-//	E <id>           the attempt failed; the call will be tried again
+//	I <id> <conn> <end>  the request of entry id's call is complete once
+//	                     connection conn has carried end bytes (see Wire)
+//	W <id>               the request was written to the platform
+//	R <id> <result>      the platform accepted it and answered result (quoted)
+//	E <id>               the attempt failed; the call will be tried again
+//	C <conn> <n>         connection conn had carried n bytes when the hub
+//	                     died: the witness's line (package internal/witness)
 //
 // Lines are appended with one write(2) each and never fsynced: a process
 // crash (SIGKILL included) keeps everything written, only an OS crash or
@@ -35,9 +42,13 @@ import (
 
 // InDoubt is the LastError of an entry the journal marked sent at Open
 // because its request had been written to the platform when the hub died,
-// with no answer recorded: the platform most likely made the call, so it
-// is not made again, but its result (the new message id) is unknown.
+// with no answer recorded: the platform made the call, so it is not made
+// again, but its result (the new message id) is unknown.
 const InDoubt = "in doubt: written before a crash"
+
+// witnessWait bounds how long Open waits for a dead hub's witness to
+// append its lines (it takes microseconds once the hub is gone).
+const witnessWait = 10 * time.Second
 
 // journalSuffix names the journal after the database file.
 const journalSuffix = "-calls"
@@ -59,38 +70,97 @@ func JournalPath(path string) string { return path + journalSuffix }
 // it be made again. It returns once the line is appended (no fsync).
 func (db *DB) OutboxWritten(id int64) error { return db.calls.append(id, 'W', "") }
 
+// Wire is a connection the outbox makes journaled requests on. Where a
+// witness can run (package internal/witness), it holds a copy of the
+// connection's socket, so that a crash between a request's last write and
+// its W line is settled by the kernel's count of what the hub had written,
+// not by a guess: OutboxWrite notes first how many bytes complete the
+// request (I), and the next Open compares that with the witness's count.
+type Wire struct {
+	conn syscall.RawConn
+	key  string // the witness's name for the socket; "" without one
+	j    *journal
+}
+
+// Wire prepares conn for journaled requests. The error says why no witness
+// holds its socket: the Wire works all the same, without that guarantee.
+// Close it when conn closes, so that the witness lets go of the socket.
+func (db *DB) Wire(conn syscall.RawConn) (*Wire, error) {
+	w := &Wire{conn: conn, j: db.calls}
+	wit, err := db.calls.witness()
+	if err == nil {
+		w.key, err = wit.Keep(conn)
+	}
+	return w, err
+}
+
+// Close tells the witness to let go of the connection's socket.
+func (w *Wire) Close() error {
+	if w.key == "" {
+		return nil
+	}
+	wit, err := w.j.witness()
+	if err != nil {
+		return err
+	}
+	return wit.Drop(w.key)
+}
+
 // OutboxWrite makes the write that completes entry id's request — p, on
-// the connection conn — and appends the entry's W line right after it, as
-// two raw write(2)s with nothing in between: no allocation, lock or entry
-// into Go's scheduler that could pause the process there, since a crash
-// between them is the one way left to make a call twice. n and err are the
-// connection write's; journalErr says why the line could not be appended
-// (p is written anyway). Where raw writes are not available it writes
+// the connection w — with the entry's I line before it (when a witness
+// holds w) and its W line right after it, the write and W as two raw
+// write(2)s with nothing in between: no allocation, lock or entry into
+// Go's scheduler that could pause the process there. n and err are the
+// connection write's; journalErr says why a line could not be appended (p
+// is written anyway). Where raw writes are not available it writes
 // nothing and returns errors.ErrUnsupported: write p, then call
 // OutboxWritten.
-func (db *DB) OutboxWrite(id int64, conn syscall.RawConn, p []byte) (n int, err, journalErr error) {
+func (db *DB) OutboxWrite(id int64, w *Wire, p []byte) (n int, err, journalErr error) {
 	if !rawWrites {
 		return 0, errors.ErrUnsupported, nil
 	}
-	line := "W " + strconv.FormatInt(id, 10) + "\n"
+	idText := strconv.FormatInt(id, 10)
+	intent, intentErr := w.intent(idText, len(p))
+	line := "W " + idText + "\n"
 	used := false
 	journalErr = db.calls.use(func(f *os.File) error {
 		used = true
+		var ierr error
+		if intent != "" { // without it, W alone: the witness cannot help
+			if m, err := appendLine(f, intent); err != nil || m < len(intent) {
+				ierr = errors.Join(err, io.ErrShortWrite)
+			} else {
+				db.calls.appended(id, intent, true)
+			}
+		}
 		var jerr error
-		n, err, jerr = writeThenAppend(conn, p, f, []byte(line))
+		n, err, jerr = writeThenAppend(w.conn, p, f, []byte(line))
 		if err == nil && jerr == nil {
 			db.calls.appended(id, line, true)
 		}
-		return jerr
+		return errors.Join(ierr, jerr)
 	})
 	if !used { // no journal: the call goes all the same
-		n, err, _ = writeThenAppend(conn, p, nil, nil)
+		n, err, _ = writeThenAppend(w.conn, p, nil, nil)
 	}
 	db.calls.maybeCompact()
-	if journalErr != nil {
-		journalErr = fmt.Errorf("store: journal W %d: %w", id, journalErr)
+	if journalErr = errors.Join(intentErr, journalErr); journalErr != nil {
+		journalErr = fmt.Errorf("store: journal %d: %w", id, journalErr)
 	}
 	return n, err, journalErr
+}
+
+// intent is the I line of a request whose last write, of size bytes, is
+// next on w: the count the witness must see for the request to be whole.
+func (w *Wire) intent(id string, size int) (string, error) {
+	if w.key == "" {
+		return "", nil
+	}
+	n, err := witness.Written(w.conn)
+	if err != nil {
+		return "", err
+	}
+	return "I " + id + " " + w.key + " " + strconv.FormatInt(n+int64(size), 10) + "\n", nil
 }
 
 // OutboxAnswered records that the platform accepted entry id's call and
@@ -125,6 +195,10 @@ type journal struct {
 
 	liveMu sync.Mutex
 	live   map[int64]string // each entry's last line, until its outcome is committed
+
+	witnessOnce sync.Once
+	wit         *witness.Witness // started at the first Wire
+	witErr      error
 }
 
 func newJournal(path string) *journal {
@@ -210,6 +284,18 @@ func (j *journal) track(id int64, line string, live bool) {
 	}
 }
 
+// witness starts the journal's witness at its first use, with the
+// journal's file open and locked first: another process opening the
+// database must see the journal live, not wait for a live hub's witness.
+func (j *journal) witness() (*witness.Witness, error) {
+	j.witnessOnce.Do(func() {
+		if j.witErr = j.use(func(*os.File) error { return nil }); j.witErr == nil {
+			j.wit, j.witErr = witness.Start(j.path)
+		}
+	})
+	return j.wit, j.witErr
+}
+
 // settle forgets an entry once the outbox has committed its outcome: its
 // lines are no longer needed.
 func (j *journal) settle(id int64) { j.track(id, "", false) }
@@ -250,14 +336,20 @@ func (j *journal) maybeCompact() {
 	j.limit.Store(int64(buf.Len()) + compactAt)
 }
 
+// close closes the file, then ends the witness: it appends the lines of
+// the sockets it still held, which the next Open finds settle nothing.
 func (j *journal) close() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	var err error
 	if j.f != nil {
 		err = j.f.Close()
 	}
 	j.f, j.err = nil, ErrClosed
+	j.mu.Unlock()
+	j.witnessOnce.Do(func() { j.witErr = ErrClosed }) // none is started after this
+	if j.wit != nil {
+		err = errors.Join(err, j.wit.Close())
+	}
 	return err
 }
 
@@ -292,6 +384,10 @@ func replayJournal(ctx context.Context, conn *sql.Conn, path string, now int64) 
 		return err
 	}
 	defer f.Close() // releases the lock
+	// The dead hub's witness writes its lines as it sees the hub gone. One
+	// that does not within witnessWait is stuck: without its lines, the
+	// calls it would have settled are made again, as with no witness.
+	witness.Wait(path, witnessWait)
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return err
@@ -305,42 +401,78 @@ func replayJournal(ctx context.Context, conn *sql.Conn, path string, now int64) 
 // journalLine is an entry's last line.
 type journalLine struct {
 	kind   byte
-	result string
+	result string // R's
+	conn   string // I's
+	end    int64  // I's
 }
 
-// parseJournal returns the last line of each entry. Lines it cannot read
-// (only an OS crash can tear one) are skipped.
-func parseJournal(data []byte) map[int64]journalLine {
-	last := make(map[int64]journalLine)
+// journalLines is what a journal says: each entry's last line, and the
+// witness's count for each connection.
+type journalLines struct {
+	last    map[int64]journalLine
+	written map[string]int64
+}
+
+// parseJournal reads a journal. Lines it cannot read (only an OS crash can
+// tear one) are skipped.
+func parseJournal(data []byte) journalLines {
+	out := journalLines{last: make(map[int64]journalLine), written: make(map[string]int64)}
 	for line := range bytes.Lines(data) {
 		text, ok := strings.CutSuffix(string(line), "\n")
 		if !ok || len(text) < 3 || text[1] != ' ' {
 			continue
 		}
-		idText, result, hasResult := strings.Cut(text[2:], " ")
+		if conn, n, ok := witness.ParseLine(text); ok {
+			out.written[conn] = n
+			continue
+		}
+		idText, rest, hasRest := strings.Cut(text[2:], " ")
 		id, err := strconv.ParseInt(idText, 10, 64)
 		if err != nil {
 			continue
 		}
 		l := journalLine{kind: text[0]}
 		switch {
-		case l.kind == 'R' && hasResult:
-			if l.result, err = strconv.Unquote(result); err != nil {
+		case l.kind == 'R' && hasRest:
+			if l.result, err = strconv.Unquote(rest); err != nil {
 				continue
 			}
-		case (l.kind == 'W' || l.kind == 'E') && !hasResult:
+		case l.kind == 'I' && hasRest:
+			conn, end, ok := strings.Cut(rest, " ")
+			if l.end, err = strconv.ParseInt(end, 10, 64); !ok || conn == "" || err != nil {
+				continue
+			}
+			l.conn = conn
+		case (l.kind == 'W' || l.kind == 'E') && !hasRest:
 		default:
 			continue
 		}
-		last[id] = l
+		out.last[id] = l
 	}
-	return last
+	return out
 }
 
-// applyJournal marks sent, in one transaction, the pending entries whose
-// last line is W (in doubt) or R (with the answer); E leaves them pending.
-func applyJournal(ctx context.Context, conn *sql.Conn, last map[int64]journalLine, now int64) error {
-	if len(last) == 0 {
+// sent says whether the platform got the whole request of an entry whose
+// last line is l, and the note to keep with it: R and W say so, E says
+// not, and I asks the witness — no count, or too few bytes, means the
+// request never left whole, and the call is made again.
+func (j journalLines) sent(l journalLine) (bool, string) {
+	switch l.kind {
+	case 'R':
+		return true, ""
+	case 'W':
+		return true, InDoubt
+	case 'I':
+		n, ok := j.written[l.conn]
+		return ok && n >= l.end, InDoubt
+	}
+	return false, ""
+}
+
+// applyJournal marks sent, in one transaction, the pending entries the
+// journal says the platform got (see sent).
+func applyJournal(ctx context.Context, conn *sql.Conn, lines journalLines, now int64) error {
+	if len(lines.last) == 0 {
 		return nil
 	}
 	tx, err := conn.BeginTx(ctx, nil)
@@ -348,13 +480,10 @@ func applyJournal(ctx context.Context, conn *sql.Conn, last map[int64]journalLin
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	for id, l := range last {
-		note := ""
-		switch l.kind {
-		case 'E':
+	for id, l := range lines.last {
+		sent, note := lines.sent(l)
+		if !sent {
 			continue
-		case 'W':
-			note = InDoubt
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE outbox SET sent_at = ?, result = ?, last_error = ?, attempts = attempts + 1

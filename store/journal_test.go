@@ -2,9 +2,16 @@ package store
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/hubhq/hub/internal/witness"
 )
 
 func TestJournalReplayedAtOpen(t *testing.T) {
@@ -79,16 +86,151 @@ func TestJournalReplayedAtOpen(t *testing.T) {
 }
 
 func TestParseJournal(t *testing.T) {
-	got := parseJournal([]byte("W 1\nR 2 \"12\"\nW 3\nE 3\nR 4 unquoted\nX 5\nW x\nR 6\nW 7 extra\nW 1\nR 1 \"a b\"\nW 8"))
-	want := map[int64]journalLine{1: {'R', "a b"}, 2: {'R', "12"}, 3: {'E', ""}}
-	if len(got) != len(want) {
-		t.Fatalf("parsed %v, want %v", got, want)
+	got := parseJournal([]byte("W 1\nR 2 \"12\"\nW 3\nE 3\nR 4 unquoted\nX 5\nW x\nR 6\nW 7 extra\nW 1\nR 1 \"a b\"\n" +
+		"I 9 12.1 300\nI 10 12.1\nI 11 12.1 x\nC 12.1 299\nC 12.2\nC 12.3 7 7\nW 8"))
+	want := map[int64]journalLine{1: {kind: 'R', result: "a b"}, 2: {kind: 'R', result: "12"}, 3: {kind: 'E'}, 9: {kind: 'I', conn: "12.1", end: 300}}
+	if len(got.last) != len(want) {
+		t.Fatalf("parsed %v, want %v", got.last, want)
 	}
 	for id, l := range want {
-		if got[id] != l {
-			t.Errorf("entry %d: %+v, want %+v", id, got[id], l)
+		if got.last[id] != l {
+			t.Errorf("entry %d: %+v, want %+v", id, got.last[id], l)
 		}
 	}
+	if len(got.written) != 1 || got.written["12.1"] != 299 {
+		t.Errorf("witness counts %v, want 12.1: 299", got.written)
+	}
+}
+
+// The witness settles a call the crash caught between its I line and its
+// W line: the kernel's count says whether the request left whole.
+func TestJournalAsksTheWitness(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the witness is Linux's")
+	}
+	db, path := openTest(t)
+	ctx := t.Context()
+	ids := map[string]int64{}
+	for _, name := range []string{"written", "caught after the write", "caught before the write", "on a conn the witness never had"} {
+		id, err := db.OutboxAdd(ctx, entry("a", "", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = id
+	}
+	conn := dialRaw(t)
+	w, err := db.Wire(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err, jerr := db.OutboxWrite(ids["written"], w, []byte("POST /a HTTP/1.1\r\n\r\n"))
+	if err != nil || jerr != nil || n != 20 {
+		t.Fatalf("OutboxWrite: %d, %v, %v", n, err, jerr)
+	}
+	// What a kill between the lines and the write leaves: OutboxWrite's
+	// I line, then (or not) its write.
+	end := written(t, conn) + 5
+	appendJournal(t, path, fmt.Sprintf("I %d %s %d\n", ids["caught after the write"], w.key, end))
+	write(t, conn, "hello")
+	appendJournal(t, path, fmt.Sprintf("I %d %s %d\n", ids["caught before the write"], w.key, end+5))
+	appendJournal(t, path, fmt.Sprintf("I %d %s %d\n", ids["on a conn the witness never had"], "1.1", 1))
+	lines := readJournal(t, path)
+	if want := fmt.Sprintf("I %d %s %d", ids["written"], w.key, end-5); lines[0] != want || lines[1] != fmt.Sprint("W ", ids["written"]) {
+		t.Fatalf("OutboxWrite's lines %q, want %q and W", lines[:2], want)
+	}
+	// A crash now: Close keeps the journal, and ends the witness, which
+	// reports the count, as it would once the hub is killed.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if last := readJournal(t, path); last[len(last)-1] != fmt.Sprintf("C %s %d", w.key, end) {
+		t.Fatalf("journal %q: want the witness's count %d last", last, end)
+	}
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for name, pending := range map[string]bool{
+		"written": false, "caught after the write": false,
+		"caught before the write": true, "on a conn the witness never had": true,
+	} {
+		e, _, err := db.OutboxGet(ctx, ids[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Pending() != pending || !pending && e.LastError != InDoubt {
+			t.Errorf("%s: pending %v (%q), want %v", name, e.Pending(), e.LastError, pending)
+		}
+	}
+}
+
+// dialRaw connects to a listener that reads everything.
+func dialRaw(t *testing.T) syscall.RawConn {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c) //nolint:errcheck
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func written(t *testing.T, conn syscall.RawConn) int64 {
+	t.Helper()
+	n, err := witness.Written(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func write(t *testing.T, conn syscall.RawConn, s string) {
+	t.Helper()
+	var err error
+	conn.Write(func(fd uintptr) bool { //nolint:errcheck
+		_, err = syscall.Write(int(fd), []byte(s))
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendJournal(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(JournalPath(path), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readJournal(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(JournalPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 }
 
 func TestJournalOfALiveProcessIsNotReplayed(t *testing.T) {

@@ -23,7 +23,9 @@
 //
 // Transport closes the last gap: a call the platform got just before a
 // crash, whose answer the outbox had not yet recorded. It journals each
-// attempt in the store's attempt journal (see package store) — W once the
-// request is written, R with the answer, E on a failure — so that the next
-// start marks such a call sent instead of making it again.
+// attempt in the store's attempt journal (see package store) — I and W
+// around the request's last write, its connection's socket shared with
+// the journal's witness, R with the answer, E on a failure — so that the
+// next start marks such a call sent instead of making it again, and makes
+// again one that never left whole.
 package outbox

@@ -9,18 +9,23 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/hubhq/hub/store"
 )
 
 // Journal records the attempts at an outbox entry's call, so that a restart
 // after a crash knows which calls reached the platform: the store's attempt
 // journal (see package store, "The attempt journal").
 type Journal interface {
+	// Wire prepares a connection for OutboxWrite (err: without a witness).
+	Wire(conn syscall.RawConn) (*store.Wire, error)
 	// OutboxWrite makes the write that completes entry id's request and
-	// appends W right after it (journalErr: the line could not be);
+	// appends W right after it (journalErr: a line could not be);
 	// errors.ErrUnsupported means it cannot: write, then OutboxWritten.
-	OutboxWrite(id int64, conn syscall.RawConn, p []byte) (n int, err, journalErr error)
+	OutboxWrite(id int64, w *store.Wire, p []byte) (n int, err, journalErr error)
 	OutboxWritten(id int64) error                 // the request is written in full
 	OutboxAnswered(id int64, result string) error // the platform accepted it
 	OutboxErrored(id int64) error                 // the attempt failed: it will be retried
@@ -47,24 +52,24 @@ func (e *entry) record(err error) {
 	}
 }
 
-// Transport makes t journal the requests of outbox entries: W once a
-// request is written in full, E when it fails or the platform answers with
-// an error status (R, the answer, is the courier's: it needs the answer
-// decoded). Other requests pass through untouched.
+// Transport makes t journal the requests of outbox entries: I and W
+// around the write that completes a request, E when it fails or the
+// platform answers with an error status (R, the answer, is the courier's:
+// it needs the answer decoded). Other requests pass through untouched.
 //
-// "Written in full" is the write that completes the request, and a crash
-// between it and W is the one way left to make a call twice, so:
+// Whether a request left whole is what a restart must know, so:
 //   - a streamed body is read into memory first and sent with its length
-//     (see whole);
-//   - W follows that last write, not net/http's WroteRequest, which comes
-//     before the transport flushes its buffer: a W appended there could
-//     precede the request's end, and a crash in between would lose the
-//     call. WroteRequest hands the flush to the attempt (see wireConn),
-//     which makes it and appends W back to back, with raw write(2)s
-//     (store.DB.OutboxWrite); if nothing was left to flush, W is appended
-//     at the first byte of the answer;
-//   - that last write is corked (see cork): it wakes no receiver on this
-//     host that could preempt the writer before W;
+//     (see whole), so the request's last write is what completes it;
+//   - that last write is the attempt's, not net/http's: WroteRequest comes
+//     before the transport flushes its buffer, so it hands the flush to the
+//     attempt (see wireConn), which makes it between I and W, the write
+//     and W as raw write(2)s back to back (store.DB.OutboxWrite). The
+//     connection's socket is shared with the journal's witness from its
+//     first such request (store.DB.Wire), so a crash between I and W is
+//     settled by the kernel's count. If nothing was left to flush, W is
+//     appended at the first byte of the answer;
+//   - that last write is corked (see cork), which keeps the window between
+//     the write and W narrow where no witness runs;
 //   - t speaks HTTP/1.1 only: over HTTP/2 streams share their writes.
 //
 // A journaled request is not cancelled with its context (the courier
@@ -136,24 +141,22 @@ func (e *entry) trace() *httptrace.ClientTrace {
 	}
 }
 
-// finish makes the write that completes the request, p, corked, and
-// appends W: back to back if the journal can (see store.DB.OutboxWrite).
-func (a *attempt) finish(conn net.Conn, p []byte) (int, error) {
-	cork(conn, true)
-	defer cork(conn, false)
-	if sc, ok := conn.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			n, err, journalErr := a.journal.OutboxWrite(a.id, raw, p)
-			if !errors.Is(err, errors.ErrUnsupported) {
-				if err == nil {
-					a.written.Store(true)
-					a.record(journalErr)
-				}
-				return n, err
+// finish makes the write that completes the request, p, on c, corked,
+// with the journal's lines around it (see store.DB.OutboxWrite).
+func (a *attempt) finish(c *wireConn, p []byte) (int, error) {
+	cork(c.Conn, true)
+	defer cork(c.Conn, false)
+	if w := c.wireFor(a); w != nil {
+		n, err, journalErr := a.journal.OutboxWrite(a.id, w, p)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			if err == nil {
+				a.written.Store(true)
+				a.record(journalErr)
 			}
+			return n, err
 		}
 	}
-	n, err := conn.Write(p)
+	n, err := c.Conn.Write(p)
 	if err == nil {
 		a.wrote()
 	}
@@ -210,13 +213,54 @@ func (b cancelOnClose) Close() error {
 type wireConn struct {
 	net.Conn
 	last atomic.Pointer[attempt]
+
+	mu   sync.Mutex
+	wire *store.Wire // made at the first journaled request
 }
 
 func (c *wireConn) Write(p []byte) (int, error) {
 	if a := c.last.Swap(nil); a != nil {
-		return a.finish(c.Conn, p)
+		return a.finish(c, p)
 	}
 	return c.Conn.Write(p)
+}
+
+// wireFor returns the journal's Wire for c, made at its first journaled
+// request: from then on the witness holds the socket too (a journal that
+// cannot have one says why, once per connection). Nil: no raw access.
+func (c *wireConn) wireFor(a *attempt) *store.Wire {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wire != nil {
+		return c.wire
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w, err := a.journal.Wire(raw)
+	if !errors.Is(err, errors.ErrUnsupported) {
+		a.record(err)
+	}
+	c.wire = w
+	return w
+}
+
+// Close lets the witness go of the socket before closing it, so that the
+// peer sees it close.
+func (c *wireConn) Close() error {
+	c.mu.Lock()
+	w := c.wire
+	c.mu.Unlock()
+	var err error
+	if w != nil {
+		err = w.Close()
+	}
+	return errors.Join(c.Conn.Close(), err)
 }
 
 // wire finds the wireConn under a connection, if Transport dialled it.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -206,15 +207,25 @@ func TestOutboxCallsAreJournaled(t *testing.T) {
 		if byEntry[id] == nil {
 			ids = append(ids, id)
 		}
+		if strings.HasPrefix(line, "I ") { // its connection and count are the store's to check
+			line = fmt.Sprint("I ", id)
+		}
 		byEntry[id] = append(byEntry[id], strings.TrimSuffix(line, "\n"))
 	}
 	slices.Sort(ids)
 	if len(ids) != 2 {
 		t.Fatalf("journal %q: want two entries", data)
 	}
+	// Each last write has its I line first where a witness runs (Linux).
+	written := func(id int64) []string {
+		if runtime.GOOS == "linux" {
+			return []string{fmt.Sprint("I ", id), fmt.Sprint("W ", id)}
+		}
+		return []string{fmt.Sprint("W ", id)}
+	}
 	want := [][]string{
-		{fmt.Sprint("W ", ids[0]), fmt.Sprint("E ", ids[0]), fmt.Sprint("W ", ids[0]), fmt.Sprintf("R %d \"%d\"", ids[0], sent[0].ID)},
-		{fmt.Sprint("W ", ids[1]), fmt.Sprintf("R %d \"%d\"", ids[1], sent[1].ID)},
+		slices.Concat(written(ids[0]), []string{fmt.Sprint("E ", ids[0])}, written(ids[0]), []string{fmt.Sprintf("R %d \"%d\"", ids[0], sent[0].ID)}),
+		slices.Concat(written(ids[1]), []string{fmt.Sprintf("R %d \"%d\"", ids[1], sent[1].ID)}),
 	}
 	for i, id := range ids {
 		if !slices.Equal(byEntry[id], want[i]) {
