@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ func Start(journalPath string) (*Witness, error) {
 	}
 	child := os.NewFile(uintptr(fds[1]), "witness")
 	cmd := exec.Command(exe)
+	cmd.Args = []string{filepath.Base(exe) + "-witness", journalPath} // what ps shows; the witness reads its environment
 	// Only its journal: the hub's environment (tokens) is none of its
 	// business. A race-detector build would sleep a second at exit.
 	cmd.Env = []string{envJournal + "=" + journalPath, "GORACE=atexit_sleep_ms=0"}
@@ -91,6 +93,20 @@ func (w *Witness) ready() error {
 		err = errors.New("no answer")
 	}
 	return err
+}
+
+// Check starts a witness and ends it: whether one can run here.
+func Check() error {
+	dir, err := os.MkdirTemp("", "hub-witness-check")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	w, err := Start(filepath.Join(dir, "calls"))
+	if err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // Keep hands the witness a copy of conn's socket and returns the name the
@@ -206,6 +222,7 @@ func serve(journal string) int {
 		return 1
 	}
 	if _, err := syscall.Write(ctlFD, []byte("ready")); err != nil {
+		fmt.Fprintf(os.Stderr, "witness: %s is set, but this process was not started by a hub: %v\n", envJournal, err)
 		return 1
 	}
 	held := receive()

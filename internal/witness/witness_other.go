@@ -19,6 +19,9 @@ func (*Witness) Keep(syscall.RawConn) (string, error) { return "", errors.ErrUns
 func (*Witness) Drop(string) error                    { return nil }
 func (*Witness) Close() error                         { return nil }
 
+// Check says the witness is not available here.
+func Check() error { return errors.ErrUnsupported }
+
 // Written is not available here.
 func Written(syscall.RawConn) (int64, error) { return 0, errors.ErrUnsupported }
 

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hubhq/hub/config"
+	"github.com/hubhq/hub/internal/witness"
 	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/server"
 	"github.com/hubhq/hub/store"
@@ -78,6 +80,7 @@ func (d *doctor) run(ctx context.Context, path string) {
 		defer db.Close()
 	}
 	d.tokens(ctx, cfg, db)
+	d.witness(cfg)
 	d.layer(ctx, cfg)
 	d.brokers(ctx, cfg)
 }
@@ -184,6 +187,23 @@ func (d *doctor) store(cfg *config.Config) *store.DB {
 	}
 	d.ok("store", "%s (schema version %d, current)", cfg.Store, v)
 	return db
+}
+
+// witness checks that the outbox's witness can run beside the hub: the
+// process that settles the calls a crash catches at their last write.
+func (d *doctor) witness(cfg *config.Config) {
+	if len(cfg.Bots) == 0 {
+		d.skip("witness", "no bots: no outbox calls to witness")
+		return
+	}
+	switch err := witness.Check(); {
+	case errors.Is(err, errors.ErrUnsupported):
+		d.skip("witness", "not available on "+runtime.GOOS+": a crash at a call's last write makes that call again")
+	case err != nil:
+		d.fail("witness", "%v: a crash at a call's last write would make that call again", err)
+	default:
+		d.ok("witness", "runs beside the hub: a crash repeats no call")
+	}
 }
 
 // tokens checks that every bot has a token, never printing one.

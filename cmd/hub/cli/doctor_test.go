@@ -70,7 +70,7 @@ mqtt:
     url: tcp://` + broker + `
 `,
 		code: 0,
-		want: []string{`^ok +config +.*hub\.yaml$`, `^ok +consumers `, `^ok +store `, `^ok +token support +set in`, `^ok +layer +memory`, `^ok +mqtt local +tcp://` + regexp.QuoteMeta(broker) + ` answers`},
+		want: []string{`^ok +config +.*hub\.yaml$`, `^ok +consumers `, `^ok +store `, `^ok +token support +set in`, `^ok +witness +runs beside the hub`, `^ok +layer +memory`, `^ok +mqtt local +tcp://` + regexp.QuoteMeta(broker) + ` answers`},
 	}, {
 		name: "missing consumer",
 		config: `
