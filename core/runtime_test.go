@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // text is a test event.
@@ -268,7 +269,7 @@ func TestGroupMembershipLeftAfterEveryEnd(t *testing.T) {
 			}
 			end(in)
 			wait(t, in)
-			pollUntil(t, func() bool { c, g := l.Size(); return c == 0 && g == 0 }, "channels and groups left behind")
+			poll.Until(t, 5*time.Second, "no channels and groups left behind", func() bool { c, g := l.Size(); return c == 0 && g == 0 })
 		})
 	}
 }
@@ -289,7 +290,7 @@ func TestNoGoroutineLeftAfterManyScopes(t *testing.T) {
 		}
 		wait(t, in)
 	}
-	pollUntil(t, func() bool { return runtime.NumGoroutine() <= before }, "goroutines not back to baseline")
+	poll.Until(t, 5*time.Second, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= before })
 	if c, g := l.Size(); c != 0 || g != 0 {
 		t.Fatalf("layer holds %d channels, %d groups", c, g)
 	}
@@ -324,17 +325,5 @@ func TestErrorIsReportedAndCounted(t *testing.T) {
 	}
 	if rt.Metrics.Failed.Load() != 1 {
 		t.Fatalf("failed = %d", rt.Metrics.Failed.Load())
-	}
-}
-
-func pollUntil(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond) // polling interval, not a guess at timing
 	}
 }

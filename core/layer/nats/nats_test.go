@@ -9,6 +9,7 @@ import (
 
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/layer/layertest"
+	"github.com/hubhq/hub/internal/poll"
 	"github.com/hubhq/hub/internal/servertest"
 )
 
@@ -81,7 +82,7 @@ func TestCrossProcess(t *testing.T) {
 	if err := a.GroupSend(ctx, group, layer.Message{"type": "again"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b counts the group drop", func() bool { return b.Stats().GroupDrop >= 1 })
+	poll.Until(t, patience, "b counts the group drop", func() bool { return b.Stats().GroupDrop >= 1 })
 	// A fixed-name channel received by b, sent to by a; a group member too.
 	layertest.Listen(t, b, "hub.worker")
 	if err := a.Send(ctx, "hub.worker", layer.Message{"type": "job"}); err != nil {
@@ -105,22 +106,11 @@ func TestCrossProcess(t *testing.T) {
 	}
 	// Once the server has seen b go, its channels have no receiver.
 	b.Close()
-	eventually(t, "a Send to b's channel fails with ErrNoReceiver", func() bool {
+	poll.Until(t, patience, "a Send to b's channel fails with ErrNoReceiver", func() bool {
 		return errors.Is(a.Send(ctx, chB, layer.Message{"type": "x"}), ErrNoReceiver)
 	})
 	if err := a.GroupDiscard(ctx, group, chB); err != nil {
 		t.Errorf("GroupDiscard of a gone process' channel: %v", err)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		<-time.After(10 * time.Millisecond)
 	}
 }
 
@@ -156,7 +146,7 @@ func TestRestart(t *testing.T) {
 	}()
 
 	s.Stop()
-	eventually(t, "the peer notices the outage", func() bool { return !peer.nc.IsConnected() })
+	poll.Until(t, patience, "the peer notices the outage", func() bool { return !peer.nc.IsConnected() })
 	for name, call := range map[string]func(context.Context) error{
 		"Send":      func(ctx context.Context) error { return peer.Send(ctx, ch, layer.Message{"type": "lost"}) },
 		"GroupSend": func(ctx context.Context) error { return peer.GroupSend(ctx, "room", layer.Message{"type": "lost"}) },
@@ -169,7 +159,7 @@ func TestRestart(t *testing.T) {
 	}
 
 	s.Start()
-	eventually(t, "Send recovers", func() bool {
+	poll.Until(t, patience, "Send recovers", func() bool {
 		return peer.Send(ctx, ch, layer.Message{"type": "after"}) == nil
 	})
 	select {

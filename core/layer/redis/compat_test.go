@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/layer/layertest"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // TestConsistentHash checks the shard choice against values computed with
@@ -280,11 +281,5 @@ func TestCrossProcess(t *testing.T) {
 	if err := a.GroupSend(ctx, group, layer.Message{"type": "chat.message", "text": "again"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(patience)
-	for b.Stats().GroupDrop < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("b never counted the drop on its full channel")
-		}
-		<-time.After(10 * time.Millisecond)
-	}
+	poll.Until(t, patience, "b counts the drop on its full channel", func() bool { return b.Stats().GroupDrop >= 1 })
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/core/layer/layertest"
+	"github.com/hubhq/hub/internal/poll"
 	"github.com/hubhq/hub/internal/servertest"
 )
 
@@ -61,16 +62,12 @@ func TestRestart(t *testing.T) {
 	}
 
 	s.Start()
-	deadline := time.Now().Add(patience)
-	for {
-		err := peer.Send(ctx, ch, layer.Message{"type": "after"})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Send never recovered: %v", err)
-		}
-		<-time.After(20 * time.Millisecond)
+	var err error
+	if !poll.Wait(patience, func() bool {
+		err = peer.Send(ctx, ch, layer.Message{"type": "after"})
+		return err == nil
+	}) {
+		t.Fatalf("Send never recovered: %v", err)
 	}
 	select {
 	case m := <-got:
@@ -113,13 +110,9 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 	// Let the fixed-name receiver block in BZPOPMIN beside the drain loop.
 	rdb := rawClient(t, s)
-	deadline := time.Now().Add(patience)
-	for strings.Count(rdb.ClientList(ctx).Val(), "cmd=bzpopmin") < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("receivers never blocked")
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	poll.Until(t, patience, "both receivers blocked in BZPOPMIN", func() bool {
+		return strings.Count(rdb.ClientList(ctx).Val(), "cmd=bzpopmin") >= 2
+	})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
