@@ -18,6 +18,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	ws "github.com/hubhq/hub/core/websocket"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 func TestAcceptWithSubprotocol(t *testing.T) {
@@ -521,11 +522,11 @@ func TestCyclesLeaveNothing(t *testing.T) {
 		c.Close()
 	}
 	h.settled()
-	waitFor(t, "layer to be empty", func() bool {
+	poll.Until(t, patience, "layer to be empty", func() bool {
 		ch, gr := h.mem.Size()
 		return ch == 0 && gr == 0
 	})
-	waitFor(t, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
+	poll.Until(t, patience, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
 }
 
 // TestConcurrentSends: an application may send from many goroutines.

@@ -17,6 +17,7 @@ import (
 	gorilla "github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // TestIdleFootprint measures what an idle socket costs the server, with the
@@ -54,7 +55,7 @@ func TestIdleFootprint(t *testing.T) {
 			if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
 				t.Fatalf("client process: %q, %v", line, err)
 			}
-			waitFor(t, "every socket to be open", func() bool { return h.a.Conns() == n && h.rt.Metrics.Live() == int64(n) })
+			poll.Until(t, patience, "every socket to be open", func() bool { return h.a.Conns() == n && h.rt.Metrics.Live() == int64(n) })
 			after := footprint()
 			if path := os.Getenv("HUB_WS_FOOTPRINT_PROFILE"); path != "" {
 				f, err := os.Create(fmt.Sprintf("%s.layer-%v", path, withLayer))
@@ -104,7 +105,10 @@ func TestFootprintClients(t *testing.T) {
 type usage struct{ rss, heap, stack, goroutines int }
 
 func footprint() usage {
-	for range 3 { // settle: freed memory back to the OS, stacks shrunk
+	// Settle before measuring: freed memory back to the OS, stacks shrunk.
+	// The pauses are deliberate, not a wait for a condition: the runtime's
+	// background scavenger and sweeper get time to run between collections.
+	for range 3 {
 		runtime.GC()
 		debug.FreeOSMemory()
 		time.Sleep(50 * time.Millisecond)

@@ -15,6 +15,7 @@ import (
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/layer"
 	ws "github.com/hubhq/hub/core/websocket"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // hub is one adapter on a loopback server, with what its applications saw.
@@ -77,22 +78,13 @@ func status(resp *http.Response) string {
 	return resp.Status
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// patience bounds a wait (poll.Until) for what must happen.
+const patience = 10 * time.Second
 
 // settled waits until every instance and connection of the hub is gone.
 func (h *hub) settled() {
 	h.t.Helper()
-	waitFor(h.t, "instances and connections to end", func() bool {
+	poll.Until(h.t, patience, "instances and connections to end", func() bool {
 		return h.rt.Metrics.Live() == 0 && h.a.Conns() == 0
 	})
 }

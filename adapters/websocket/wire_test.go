@@ -15,6 +15,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	ws "github.com/hubhq/hub/core/websocket"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 func TestNewFrame(t *testing.T) {
@@ -151,7 +152,7 @@ func TestParkedSocketHoldsNoReadBuffer(t *testing.T) {
 		sc = x
 	}
 	h.a.mu.Unlock()
-	waitFor(t, "the socket to park", func() bool {
+	poll.Until(t, patience, "the socket to park", func() bool {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
 		return sc.parked && sc.br.Size() == 0

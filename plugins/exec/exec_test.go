@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	osexec "os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,8 @@ import (
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/hubtest"
+	"github.com/hubhq/hub/internal/poll"
+	"github.com/hubhq/hub/internal/servertest"
 	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/plugins/exec"
 )
@@ -40,23 +41,11 @@ var echoBots = []struct{ name, bin, script string }{
 	{"node", "node", "../../examples/plugins/node/echo.js"},
 }
 
-// need skips a test whose interpreter is missing, except in CI, where a
-// missing interpreter is a broken machine.
-func need(t *testing.T, bin string) {
-	t.Helper()
-	if _, err := osexec.LookPath(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", bin, err)
-		}
-		t.Skipf("%s not installed: %v", bin, err)
-	}
-}
-
 // start makes a plugin for the test, logging to t, closed by t.Cleanup
 // after the conversations made later (cleanups run last-in first-out).
 func start(t *testing.T, cfg exec.Config) (*exec.Plugin, *logs) {
 	t.Helper()
-	need(t, cfg.Command[0])
+	servertest.Need(t, cfg.Command[0]) // a missing interpreter skips, or fails in CI
 	l := &logs{t: t}
 	t.Cleanup(func() { l.done.Store(true) })
 	cfg.Logger = slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -97,20 +86,6 @@ func (l *logs) contains(s string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Contains(l.text.String(), s)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not %s after %v", what, wait)
-		}
-		<-tick.C
-	}
 }
 
 func TestEchoExamples(t *testing.T) {
@@ -166,7 +141,7 @@ func TestKilledPluginIsRestarted(t *testing.T) {
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "restarted", func() bool { return p.PID() != 0 && p.PID() != pid })
+			poll.Until(t, wait, "restarted", func() bool { return p.PID() != 0 && p.PID() != pid })
 
 			// The new process learns of the open conversation (scope.connect
 			// with resumed: true, so no second greeting) and answers.
@@ -350,7 +325,7 @@ func TestMissingCommandFailsStart(t *testing.T) {
 }
 
 func TestFactory(t *testing.T) {
-	need(t, python)
+	servertest.Need(t, python)
 	app, err := plugins.New("exec", plugins.Options{"name": "echo-py", "command": []any{python, echoBots[0].script},
 		"event_timeout": "5s", "restart": map[string]any{"min": 0.05, "max": "2s"}, "env": map[string]any{"X": "1"}})
 	if err != nil {
