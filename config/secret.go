@@ -1,37 +1,16 @@
 package config
 
 import (
-	"fmt"
-	"io"
-	"log/slog"
 	"regexp"
+
+	"github.com/hubhq/hub/core/secret"
 )
 
-// Secret is a config value that must never be printed: a bot token, a broker
-// password. Every way of formatting or logging it prints "[redacted]"; Value
-// is the only way to read it.
-type Secret string
+// Secret is a config value that must never be printed: a bot token, a
+// broker password (see secret.String; Value reads it).
+type Secret = secret.String
 
 const redacted = "[redacted]"
-
-// Value returns the secret itself, for the one place that needs it.
-func (s Secret) Value() string { return string(s) }
-
-// String implements fmt.Stringer.
-func (s Secret) String() string { return redacted }
-
-// GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return redacted }
-
-// Format implements fmt.Formatter, so that no verb (%d, %x, %q…) prints it.
-func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText implements encoding.TextMarshaler, so JSON and YAML encoders
-// redact it too.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // userinfo matches the "user:password@" of a URL.
 var userinfo = regexp.MustCompile(`//[^/@]*@`)

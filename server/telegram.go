@@ -99,7 +99,7 @@ func (s *Server) telegramUnit(cfg *config.Config, b config.Bot, token string) (*
 		APIURL:        b.APIURL,
 		Mode:          b.Mode,
 		WebhookURL:    b.WebhookURL,
-		WebhookSecret: telegram.Token(b.WebhookSecret.Value()),
+		WebhookSecret: b.WebhookSecret,
 	}
 	a, err := telegram.New(telegram.Options{
 		Bots:        []telegram.BotConfig{bot},
