@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/internal/servertest"
 	"github.com/hubhq/hub/plugins"
+	"github.com/hubhq/hub/server"
 )
 
 // lifecycle is a consumer with a service and resources: it records what
@@ -105,6 +107,39 @@ func TestPluginLifecycle(t *testing.T) {
 	default:
 	}
 	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.ended:
+	default:
+		t.Fatal("Run returned before the service did")
+	}
+	if afterRun := wait(t, l.closed, "Close"); !afterRun {
+		t.Error("the plugin was closed before its service returned")
+	}
+}
+
+// TestWorkerPluginLifecycle is TestPluginLifecycle for `hub worker`: a
+// routes.channel consumer's service runs with the worker's store and layer,
+// and is stopped, then closed, when the worker stops.
+func TestWorkerPluginLifecycle(t *testing.T) {
+	id := t.Name()
+	redis := servertest.Start(t, servertest.Redis())
+	cfg := newConfig(t, "layer: redis://"+redis.Addr()+"/0\nroutes:\n  channel:\n    - {channel: life, consumer: lifecycle, options: {id: "+id+"}}\n")
+	w, err := server.NewWorker(cfg, testLogger(t), server.WorkerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	l := lifecycleOf(t, id)
+	env := wait(t, l.started, "the service to start")
+	if env.Store == nil || env.Layer == nil || env.Log == nil {
+		t.Errorf("service Env = %+v, want the store, the layer and a logger", env)
+	}
+	cancel()
+	if err := wait(t, done, "the worker to stop"); err != nil {
 		t.Fatal(err)
 	}
 	select {
