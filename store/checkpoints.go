@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Checkpoint returns the value under key, such as a Telegram bot's next
@@ -111,9 +112,37 @@ func (db *DB) InboundPending(ctx context.Context, platform, bot string) ([]Inbou
 // losing it in a crash only means the update is handled again at the next
 // start — which the outbox's Dedupe keys make harmless for its actions.
 func (db *DB) InboundHandled(platform, bot string, id int64) {
-	db.writeAsync(func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`DELETE FROM inbound WHERE platform = ? AND bot = ? AND id = ?`, platform, bot, id)
-		return err
-	})
+	db.markAsync(&inboundHandled, handledMark{platform: platform, bot: bot, id: id})
 }
+
+// handledMark is an InboundHandled to apply.
+type handledMark struct {
+	platform, bot string
+	id            int64
+}
+
+// inboundHandled deletes a batch's handled updates with a statement per
+// bot: its ids as a JSON array.
+var inboundHandled = markKind{apply: func(ctx context.Context, tx *sql.Tx, args []any) error {
+	type bot struct{ platform, name string }
+	ids := make(map[bot][]byte, 1)
+	for _, a := range args {
+		m := a.(handledMark)
+		k := bot{m.platform, m.bot}
+		buf := ids[k]
+		if buf == nil {
+			buf = append(make([]byte, 0, 16*len(args)), '[')
+		} else {
+			buf = append(buf, ',')
+		}
+		ids[k] = strconv.AppendInt(buf, m.id, 10)
+	}
+	for k, buf := range ids {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM inbound WHERE platform = ? AND bot = ? AND id IN (SELECT value FROM json_each(?))`,
+			k.platform, k.name, string(append(buf, ']'))); err != nil {
+			return err
+		}
+	}
+	return nil
+}}

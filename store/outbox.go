@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -152,11 +154,55 @@ func (db *DB) OutboxPending(ctx context.Context, platform, bot string, limit int
 // message's id, or ""), once committed. Marking an entry twice keeps the
 // first answer.
 func (db *DB) OutboxDone(ctx context.Context, id int64, result string) error {
-	now := db.now().UnixNano()
-	return db.outboxSettle(ctx, "done", id,
-		`UPDATE outbox SET sent_at = ?, result = ?, attempts = attempts + 1, last_error = ''
-		 WHERE id = ? AND sent_at IS NULL`, now, result, id)
+	err := db.applyMark(ctx, &outboxDone, doneMark{id: id, at: db.now().UnixNano(), result: result})
+	if err != nil {
+		return fmt.Errorf("store: outbox done %d: %w", id, err)
+	}
+	db.calls.settle(id)
+	return nil
 }
+
+// doneMark is an OutboxDone to apply.
+type doneMark struct {
+	id, at int64
+	result string
+}
+
+// outboxDone marks a batch's entries done in one statement: a JSON array of
+// [id, sent_at, result], of which an entry marked twice keeps the first.
+var outboxDone = markKind{apply: func(ctx context.Context, tx *sql.Tx, args []any) error {
+	buf := make([]byte, 0, 32*len(args))
+	buf = append(buf, '[')
+	seen := make(map[int64]bool, len(args))
+	for _, a := range args {
+		m := a.(doneMark)
+		if seen[m.id] {
+			continue
+		}
+		seen[m.id] = true
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		result, err := json.Marshal(m.result)
+		if err != nil {
+			return err
+		}
+		buf = append(buf, '[')
+		buf = strconv.AppendInt(buf, m.id, 10)
+		buf = append(buf, ',')
+		buf = strconv.AppendInt(buf, m.at, 10)
+		buf = append(buf, ',')
+		buf = append(buf, result...)
+		buf = append(buf, ']')
+	}
+	buf = append(buf, ']')
+	_, err := tx.ExecContext(ctx,
+		`UPDATE outbox SET sent_at = json_extract(d.value, '$[1]'), result = json_extract(d.value, '$[2]'),
+		 	attempts = attempts + 1, last_error = ''
+		 FROM json_each(?) AS d
+		 WHERE outbox.id = json_extract(d.value, '$[0]') AND outbox.sent_at IS NULL`, string(buf))
+	return err
+}}
 
 // OutboxRetry records a failed attempt and when to try again.
 func (db *DB) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -134,5 +135,122 @@ func TestCancelledContextReturnsPromptly(t *testing.T) {
 				t.Errorf("Stats.Failed = %d; a cancelled write is not a failure", st.Failed)
 			}
 		})
+	}
+}
+
+// Marks queued together are applied in one statement per kind: each keeps
+// the effect it has alone, and a failing one is isolated like an op.
+func TestMarksInOneBatch(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := t.Context()
+	var ids []int64
+	for i := range 5 {
+		id, err := db.OutboxAdd(ctx, OutboxEntry{Platform: "telegram", Bot: "a", Scope: "s", Kind: "chat.send", Payload: []byte(`{}`), Dedupe: strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	ups := []Inbound{{ID: 1, Payload: []byte(`{}`)}, {ID: 2, Payload: []byte(`{}`)}, {ID: 3, Payload: []byte(`{}`)}}
+	for _, bot := range []string{"a", "b"} {
+		if err := db.InboundAdd(ctx, "telegram", bot, ups, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	release := blockWriter(t, db)
+	errc := make(chan error, 5)
+	for i, id := range ids[:4] {
+		go func() { errc <- db.OutboxDone(ctx, id, fmt.Sprintf("m%d \"quoted\"", i)) }()
+	}
+	waitFor(t, "the done marks to queue", func() bool { return len(db.queue) == 4 })
+	go func() { errc <- db.OutboxDone(ctx, ids[0], "second answer") }() // a mark twice keeps the first
+	waitFor(t, "the second mark to queue", func() bool { return len(db.queue) == 5 })
+	db.InboundHandled("telegram", "a", 1)
+	db.InboundHandled("telegram", "a", 3)
+	db.InboundHandled("telegram", "b", 2)
+	release()
+	for range 5 {
+		if err := within(t, "a done mark", errc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.Batches != 5+2+1+1+1 { // 5 adds, 2 journals, the blocker, the marks, the flush
+		t.Errorf("Stats = %+v: the marks were not one batch", st)
+	}
+	for i, id := range ids {
+		e, ok, err := db.OutboxGet(ctx, id)
+		if err != nil || !ok {
+			t.Fatalf("get %d: %v %v", id, ok, err)
+		}
+		want := fmt.Sprintf("m%d \"quoted\"", i)
+		if i == 4 {
+			if !e.Pending() || e.Attempts != 0 {
+				t.Errorf("entry %d = %+v, want pending", i, e)
+			}
+			continue
+		}
+		if e.Pending() || e.Result != want || e.Attempts != 1 || e.SentAt.IsZero() {
+			t.Errorf("entry %d = %+v, want sent with %q after one attempt", i, e, want)
+		}
+	}
+	for bot, want := range map[string][]int64{"a": {2}, "b": {1, 3}} {
+		got, err := db.InboundPending(ctx, "telegram", bot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []int64
+		for _, u := range got {
+			gotIDs = append(gotIDs, u.ID)
+		}
+		if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+			t.Errorf("bot %s: pending %v, want %v", bot, gotIDs, want)
+		}
+	}
+}
+
+// A mark that fails (here: its kind) fails alone; the batch's other marks
+// and ops commit.
+func TestFailingMarkIsIsolated(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := t.Context()
+	bad := errors.New("bad mark")
+	failing := markKind{apply: func(ctx context.Context, tx *sql.Tx, args []any) error {
+		for _, a := range args {
+			if a == "bad" {
+				return bad
+			}
+		}
+		return nil
+	}}
+	id, err := db.OutboxAdd(ctx, OutboxEntry{Platform: "telegram", Bot: "a", Scope: "s", Kind: "chat.send", Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := blockWriter(t, db)
+	errc := make(chan error, 3)
+	go func() { errc <- db.applyMark(ctx, &failing, "good") }()
+	waitFor(t, "the good mark to queue", func() bool { return len(db.queue) == 1 })
+	go func() { errc <- db.applyMark(ctx, &failing, "bad") }()
+	waitFor(t, "the bad mark to queue", func() bool { return len(db.queue) == 2 })
+	go func() { errc <- db.OutboxDone(ctx, id, "7") }()
+	waitFor(t, "the done mark to queue", func() bool { return len(db.queue) == 3 })
+	release()
+	var failed int
+	for range 3 {
+		if err := within(t, "a mark", errc); errors.Is(err, bad) {
+			failed++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d marks failed, want the bad one", failed)
+	}
+	if e, _, _ := db.OutboxGet(ctx, id); e.Result != "7" {
+		t.Errorf("entry = %+v, want done with 7", e)
 	}
 }
