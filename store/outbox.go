@@ -60,13 +60,20 @@ func (db *DB) OutboxAdd(ctx context.Context, e OutboxEntry) (int64, error) {
 	dup := false
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		dup = false
-		err := tx.QueryRowContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			`INSERT INTO outbox (platform, bot, scope, kind, payload, dedupe, created, next_attempt)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			 ON CONFLICT (platform, bot, dedupe) WHERE dedupe IS NOT NULL DO NOTHING
-			 RETURNING id`,
-			e.Platform, e.Bot, e.Scope, e.Kind, payload, dedupe, now, next).Scan(&id)
-		if !errors.Is(err, sql.ErrNoRows) {
+			 ON CONFLICT (platform, bot, dedupe) WHERE dedupe IS NOT NULL DO NOTHING`,
+			e.Platform, e.Bot, e.Scope, e.Kind, payload, dedupe, now, next)
+		if err != nil {
+			return err
+		}
+		// An insert (not a RETURNING query) is a plain step: the row's id
+		// is the connection's last, unless the key was taken.
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			if err == nil {
+				id, err = res.LastInsertId()
+			}
 			return err
 		}
 		dup = true

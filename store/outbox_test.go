@@ -138,3 +138,49 @@ func TestOutboxPendingLimit(t *testing.T) {
 		t.Fatalf("pending = %d entries, %v", len(got), err)
 	}
 }
+
+// Adds queued in one batch each get their own entry's id, a duplicate too
+// (the id of the entry its key names, not of the batch's last insert).
+func TestOutboxAddsInOneBatch(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := t.Context()
+	first, err := db.OutboxAdd(ctx, entry("a", "1:0", "first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := blockWriter(t, db)
+	type added struct {
+		text string
+		id   int64
+		err  error
+	}
+	out := make(chan added, 4)
+	for i, e := range []OutboxEntry{entry("a", "2:0", "two"), entry("a", "1:0", "first again"), entry("a", "", "no key"), entry("a", "2:0", "two again")} {
+		go func() {
+			id, err := db.OutboxAdd(ctx, e)
+			out <- added{string(e.Payload), id, err}
+		}()
+		waitFor(t, "the add to queue", func() bool { return len(db.queue) == i+1 })
+	}
+	release()
+	got := map[string]added{}
+	for range 4 {
+		a := within(t, "an add", out)
+		got[a.text] = a
+	}
+	two, noKey := got[`{"text":"two"}`], got[`{"text":"no key"}`]
+	if two.err != nil || noKey.err != nil || two.id == noKey.id || two.id <= first || noKey.id <= first {
+		t.Fatalf("new entries: %+v, %+v", two, noKey)
+	}
+	if a := got[`{"text":"first again"}`]; !errors.Is(a.err, ErrDuplicate) || a.id != first {
+		t.Errorf("duplicate of an earlier batch's entry: %+v, want id %d", a, first)
+	}
+	if a := got[`{"text":"two again"}`]; !errors.Is(a.err, ErrDuplicate) || a.id != two.id {
+		t.Errorf("duplicate of the same batch's entry: %+v, want id %d", a, two.id)
+	}
+	for _, a := range []added{two, noKey} {
+		if e, ok, err := db.OutboxGet(ctx, a.id); !ok || err != nil || string(e.Payload) != a.text {
+			t.Errorf("entry %d = %+v, %v, %v; want %s", a.id, e, ok, err, a.text)
+		}
+	}
+}
