@@ -30,6 +30,8 @@ type Bot struct {
 	lastUpdate int64
 	chats      map[int64]*chatLog
 	requests   []Request
+	forget     bool                   // requests are counted, not kept
+	calls      map[string]int         // by lower-cased method
 	failures   map[string][]*apiError // by lower-cased method
 	flood      map[int64]time.Time    // chat id (0: the whole bot) → retry time
 	violations int
@@ -78,7 +80,7 @@ func newBot(s *Server, token, username string) *Bot {
 	}
 	return &Bot{
 		s: s, token: token, ID: id, Username: username, lastUpdate: 1000,
-		chats: make(map[int64]*chatLog), failures: make(map[string][]*apiError),
+		chats: make(map[int64]*chatLog), failures: make(map[string][]*apiError), calls: make(map[string]int),
 		flood: make(map[int64]time.Time), callbacks: make(map[string]bool),
 	}
 }
@@ -270,8 +272,32 @@ func (b *Bot) Message(chatID int64, id int) (Message, bool) {
 	return Message{}, false
 }
 
+// KeepRequests says whether the bot keeps every request it gets, for
+// Requests and WaitRequests: it does unless told not to. A benchmark that
+// sends many thousands turns it off and counts them (Calls); a test that
+// only checks what was sent can too (Sent, WaitSent).
+func (b *Bot) KeepRequests(keep bool) {
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	b.forget = !keep
+}
+
+// Calls is how many calls of method the bot got ("" for all), kept or not.
+func (b *Bot) Calls(method string) int {
+	b.s.mu.Lock()
+	defer b.s.mu.Unlock()
+	if method != "" {
+		return b.calls[strings.ToLower(method)]
+	}
+	n := 0
+	for _, c := range b.calls {
+		n += c
+	}
+	return n
+}
+
 // Requests returns the calls of method the bot made ("" for all), oldest
-// first.
+// first: those it got while it kept them (see KeepRequests).
 func (b *Bot) Requests(method string) []Request {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
@@ -310,7 +336,10 @@ func (b *Bot) call(r *http.Request, method string, p params) (any, *apiError) {
 	chatID, _ := strconv.ParseInt(p["chat_id"], 10, 64)
 	name := strings.ToLower(method)
 	b.s.mu.Lock()
-	b.requests = append(b.requests, Request{Method: method, ChatID: chatID, Params: p, Time: now})
+	b.calls[name]++
+	if !b.forget {
+		b.requests = append(b.requests, Request{Method: method, ChatID: chatID, Params: p, Time: now})
+	}
 	b.s.notify()
 	h, ok := methods[name]
 	if !ok && name != "getupdates" {

@@ -18,7 +18,9 @@
 // enforced as Telegram does: every request to the same chat (or, for methods
 // without a chat, to the bot) before it expires is refused with 429 again
 // and counted in [Bot.FloodViolations]. Every request is recorded with its
-// arrival time ([Bot.Requests]), so tests can check rate limits.
+// arrival time ([Bot.Requests]), so tests can check rate limits; a
+// benchmark making many thousands can have them only counted
+// ([Bot.KeepRequests], [Bot.Calls]).
 //
 // setWebhook works as on Telegram: pending updates are then posted to the
 // hook, one at a time, with the X-Telegram-Bot-Api-Secret-Token header, and

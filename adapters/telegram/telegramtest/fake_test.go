@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -311,5 +312,66 @@ func TestNewerPollEndsOlder(t *testing.T) {
 	}
 	if code := <-older; code != http.StatusConflict {
 		t.Fatalf("older poll: %d, want 409", code)
+	}
+}
+
+func TestMultipartFields(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(token, "hub_bot")
+	tg.PushMessage(42, "ada", "hello")
+	var body strings.Builder
+	form := multipart.NewWriter(&body)
+	form.WriteField("chat_id", "42")
+	form.WriteField("text", "multipart")
+	form.WriteField("text", "a second value is ignored")
+	f, _ := form.CreateFormFile("photo", "cat.jpg")
+	f.Write([]byte("not really a jpeg"))
+	form.Close()
+	resp, err := http.Post(fake.URL()+"/bot"+token+"/sendMessage?text=overridden", form.FormDataContentType(), strings.NewReader(body.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("multipart: %d", resp.StatusCode)
+	}
+	r := tg.WaitRequests(t, "sendMessage", 1)[0]
+	if r.Params["text"] != "multipart" || r.Params["photo"] != "attach://cat.jpg" || r.ChatID != 42 {
+		t.Fatalf("params %v", r.Params)
+	}
+	// A call without parameters is an empty form.
+	resp, err = http.Post(fake.URL()+"/bot"+token+"/getMe", "multipart/form-data; boundary=x", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("empty multipart: %d", resp.StatusCode)
+	}
+}
+
+func TestKeepRequestsOff(t *testing.T) {
+	fake := telegramtest.New(t)
+	tg := fake.AddBot(token, "hub_bot")
+	tg.PushMessage(42, "ada", "hello")
+	b := client(t, fake, bot.WithSkipGetMe())
+	ctx := context.Background()
+	if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: 42, Text: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	tg.KeepRequests(false)
+	for range 3 {
+		if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: 42, Text: "counted"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.GetMe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, all, kept := tg.Calls("sendMessage"), tg.Calls(""), len(tg.Requests("")); n != 4 || all != 5 || kept != 1 {
+		t.Fatalf("Calls = %d (all %d), kept %d; want 4, 5, 1", n, all, kept)
+	}
+	if sent := tg.Sent(42); len(sent) != 4 || sent[3].Text != "counted" {
+		t.Fatalf("sent %+v", sent)
 	}
 }
