@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/internal/crashcheck"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // The crash test of the hub binary: 1,000 updates over 50 chats to a bot
@@ -111,11 +112,7 @@ func echoReplies(bot *telegramtest.Bot) map[string]int {
 // waitReplies waits until n distinct updates have been answered.
 func waitReplies(t *testing.T, bot *telegramtest.Bot, n int, when string) {
 	t.Helper()
-	deadline := time.Now().Add(crashTimeout)
-	for len(echoReplies(bot)) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d updates answered after %v", when, len(echoReplies(bot)), n, crashTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !poll.Wait(crashTimeout, func() bool { return len(echoReplies(bot)) >= n }) {
+		t.Fatalf("%s: %d of %d updates answered after %v", when, len(echoReplies(bot)), n, crashTimeout)
 	}
 }

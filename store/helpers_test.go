@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // openTest opens a fresh database in t's temp dir and closes it at cleanup.
@@ -65,13 +67,7 @@ func blockWriter(t *testing.T, db *DB) (release func()) {
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond) // polling interval, not a guess at timing
-	}
+	poll.Until(t, 10*time.Second, what, cond)
 }
 
 // within fails the test if ch yields nothing before a generous deadline.

@@ -17,6 +17,7 @@ import (
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/internal/crashcheck"
+	"github.com/hubhq/hub/internal/poll"
 	"github.com/hubhq/hub/store"
 )
 
@@ -63,12 +64,8 @@ func TestCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
 	t.Logf("killed after %d replies; %v", len(atKill), crashcheck.Read(t, dbPath))
 
 	child = startCrashChild(t, fake.URL(), dbPath)
-	deadline := time.Now().Add(60 * time.Second)
-	for len(replies(tg)) < crashMessages {
-		if time.Now().After(deadline) {
-			t.Fatalf("after the restart only %d of %d updates were answered", len(replies(tg)), crashMessages)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+	if !poll.Wait(60*time.Second, func() bool { return len(replies(tg)) >= crashMessages }) {
+		t.Fatalf("after the restart only %d of %d updates were answered", len(replies(tg)), crashMessages)
 	}
 	stopCrashChild(t, child)
 

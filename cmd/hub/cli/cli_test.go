@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/cmd/hub/cli"
+	"github.com/hubhq/hub/internal/poll"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 )
 
@@ -101,12 +102,8 @@ func TestRunStopsCleanly(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- cli.Run(ctx, []string{"run", "--config", cfg}, &out, &logs) }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), "msg=listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no listening line in:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	if !poll.Wait(20*time.Second, func() bool { return strings.Contains(logs.String(), "msg=listening") }) {
+		t.Fatalf("no listening line in:\n%s", logs.String())
 	}
 	cancel()
 	select {

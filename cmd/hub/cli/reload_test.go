@@ -10,17 +10,14 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/cmd/hub/cli"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // waitLog waits until logs contain want.
 func waitLog(t *testing.T, logs *syncBuilder, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in:\n%s", want, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	if !poll.Wait(20*time.Second, func() bool { return strings.Contains(logs.String(), want) }) {
+		t.Fatalf("no %q in:\n%s", want, logs.String())
 	}
 }
 
