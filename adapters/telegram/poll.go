@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -193,7 +194,13 @@ func (b *botRunner) getUpdates(ctx context.Context, offset int64, timeout time.D
 	if err != nil {
 		return nil, chat.Redact(err, b.cfg.Token)
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Read to the end (the decoder stops at the value, before a
+		// trailing newline), or the connection is not reused: every poll
+		// would dial a new one.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) //nolint:errcheck // only to reuse the connection
+		resp.Body.Close()
+	}()
 	var env struct {
 		OK          bool              `json:"ok"`
 		Result      []json.RawMessage `json:"result"`
