@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/internal/poll"
 )
 
 // Options are the settings the layer given to Run must use: capacities small
@@ -190,18 +191,6 @@ func waitPast(start time.Time, d time.Duration) {
 	<-time.After(time.Until(start.Add(d)))
 }
 
-// eventually polls cond until it holds or patience runs out.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-time.After(10 * time.Millisecond)
-	}
-}
-
 func testFIFO(t *testing.T, l layer.Layer) {
 	ch := newChannel(t, l, "specific")
 	for i := range 5 {
@@ -273,7 +262,7 @@ func testGroupSendSkipsFull(t *testing.T, l layer.Layer) {
 	}
 	expectNothing(t, l, full)
 	if sr, ok := l.(layer.StatsReporter); ok {
-		eventually(t, "Stats().GroupDrop >= 1", func() bool { return sr.Stats().GroupDrop >= 1 })
+		poll.Until(t, patience, "Stats().GroupDrop >= 1", func() bool { return sr.Stats().GroupDrop >= 1 })
 	}
 }
 
@@ -307,7 +296,7 @@ func testExpiry(t *testing.T, l layer.Layer) {
 	send(t, l, ch, msg("test.expiry", 2))
 	receive(t, l, ch, "test.expiry", 2)
 	if sr, ok := l.(layer.StatsReporter); ok {
-		eventually(t, "Stats().Expired >= 1", func() bool { return sr.Stats().Expired >= 1 })
+		poll.Until(t, patience, "Stats().Expired >= 1", func() bool { return sr.Stats().Expired >= 1 })
 	}
 	// An expired message also frees its slot.
 	for i := range Options.Capacity {
