@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // writeOp is one unit of work run inside the writer's batch transaction. If
@@ -131,6 +132,14 @@ func (db *DB) runWriter() {
 	errs := make([]error, db.maxBatch)
 	var marks markGroups
 	for req := range db.queue {
+		if len(db.queue) < db.maxBatch {
+			// Let the goroutines that are about to write queue first: a
+			// commit costs the same for one write as for a hundred (the
+			// P7 benchmark: 7 writes a commit without this, 55 with it,
+			// and 12 % less CPU per update). With nothing else to run it
+			// returns at once, so an idle hub pays no latency for it.
+			runtime.Gosched()
+		}
 		batch = append(batch[:0], req)
 	fill:
 		for len(batch) < db.maxBatch {
