@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/hubhq/hub/core"
@@ -50,5 +51,47 @@ func BenchmarkSetState(b *testing.B) {
 func reportBatching(b *testing.B, db *DB) {
 	if st := db.Stats(); st.Batches > 0 {
 		b.ReportMetric(float64(st.Writes)/float64(st.Batches), "writes/batch")
+	}
+}
+
+// BenchmarkOutboxWrite measures what the attempt journal adds to the last
+// write of a request (300 bytes on a loopback connection): bare is the
+// write alone; w the write and its W line; i+w adds the witness's part,
+// the kernel count read and the I line before the write.
+func BenchmarkOutboxWrite(b *testing.B) {
+	p := make([]byte, 300)
+	b.Run("bare", func(b *testing.B) {
+		conn := dialRaw(b)
+		for b.Loop() {
+			conn.Write(func(fd uintptr) bool { //nolint:errcheck
+				syscall.Write(int(fd), p) //nolint:errcheck
+				return true
+			})
+		}
+	})
+	for _, witnessed := range []bool{false, true} {
+		name := "w"
+		if witnessed {
+			name = "i+w"
+		}
+		b.Run(name, func(b *testing.B) {
+			db, _ := openTest(b)
+			conn := dialRaw(b)
+			w := &Wire{conn: conn, j: db.calls}
+			if witnessed {
+				var err error
+				if w, err = db.Wire(conn); err != nil {
+					b.Skip("no witness here:", err)
+				}
+			}
+			var id int64
+			for b.Loop() {
+				id++
+				if _, err, jerr := db.OutboxWrite(id, w, p); err != nil || jerr != nil {
+					b.Fatal(err, jerr)
+				}
+				db.calls.settle(id) // as OutboxDone does: compactions copy only the calls in flight
+			}
+		})
 	}
 }

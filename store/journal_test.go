@@ -166,7 +166,7 @@ func TestJournalAsksTheWitness(t *testing.T) {
 }
 
 // dialRaw connects to a listener that reads everything.
-func dialRaw(t *testing.T) syscall.RawConn {
+func dialRaw(t testing.TB) syscall.RawConn {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
