@@ -95,6 +95,14 @@ func Transport(t *http.Transport) http.RoundTripper {
 
 type journaled struct{ next http.RoundTripper }
 
+// CloseIdleConnections closes the transport's idle connections, so that
+// http.Client.CloseIdleConnections reaches them through the wrapper.
+func (t journaled) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t journaled) RoundTrip(req *http.Request) (*http.Response, error) {
 	e, _ := req.Context().Value(entryKey{}).(*entry)
 	if e == nil {

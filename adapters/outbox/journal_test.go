@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -160,5 +161,41 @@ func TestTransportWaitsForTheAnswerOfACancelledCall(t *testing.T) {
 	resp.Body.Close()
 	if got, want := lines(), written("7"); !slices.Equal(got, want) {
 		t.Fatalf("journal %q, want %q", got, want)
+	}
+}
+
+// A connection the witness holds too is closed for the peer when the hub
+// closes it: the witness lets go of its copy.
+func TestTransportClosesWitnessedConnections(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the witness is Linux's")
+	}
+	db, lines := journalOf(t)
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) //nolint:errcheck
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := newClient()
+	resp, err := post(withEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), client, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	if got := lines(); !slices.Equal(got, written("7")) {
+		t.Fatalf("journal %q: the request was not witnessed", got)
+	}
+	client.CloseIdleConnections()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never saw the connection close: the witness still holds it")
 	}
 }
