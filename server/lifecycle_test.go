@@ -77,6 +77,29 @@ func lifecycleOf(t *testing.T, id string) *lifecycle {
 	return v.(*lifecycle)
 }
 
+// startedWithEnv waits for the service to start and checks what it got.
+func (l *lifecycle) startedWithEnv(t *testing.T) {
+	t.Helper()
+	env := wait(t, l.started, "the service to start")
+	if env.Store == nil || env.Layer == nil || env.Log == nil {
+		t.Errorf("service Env = %+v, want the store, the layer and a logger", env)
+	}
+}
+
+// stoppedThenClosed checks, once Run (of the hub or the worker) has
+// returned, that the service had returned and that Close came after it.
+func (l *lifecycle) stoppedThenClosed(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.ended:
+	default:
+		t.Fatal("Run returned before the service did")
+	}
+	if afterRun := wait(t, l.closed, "Close"); !afterRun {
+		t.Error("the plugin was closed before its service returned")
+	}
+}
+
 // wait returns the value ch yields, failing the test after a while.
 func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
@@ -97,10 +120,7 @@ func TestPluginLifecycle(t *testing.T) {
 	id := t.Name()
 	_, stop := start(t, newConfig(t, "routes:\n  websocket:\n    - {path: /ws/life/, consumer: lifecycle, options: {id: "+id+"}}\n"))
 	l := lifecycleOf(t, id)
-	env := wait(t, l.started, "the service to start")
-	if env.Store == nil || env.Layer == nil || env.Log == nil {
-		t.Errorf("service Env = %+v, want the store, the layer and a logger", env)
-	}
+	l.startedWithEnv(t)
 	select {
 	case <-l.closed:
 		t.Fatal("plugin closed while the hub runs")
@@ -109,14 +129,7 @@ func TestPluginLifecycle(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-l.ended:
-	default:
-		t.Fatal("Run returned before the service did")
-	}
-	if afterRun := wait(t, l.closed, "Close"); !afterRun {
-		t.Error("the plugin was closed before its service returned")
-	}
+	l.stoppedThenClosed(t)
 }
 
 // TestWorkerPluginLifecycle is TestPluginLifecycle for `hub worker`: a
@@ -134,22 +147,12 @@ func TestWorkerPluginLifecycle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	l := lifecycleOf(t, id)
-	env := wait(t, l.started, "the service to start")
-	if env.Store == nil || env.Layer == nil || env.Log == nil {
-		t.Errorf("service Env = %+v, want the store, the layer and a logger", env)
-	}
+	l.startedWithEnv(t)
 	cancel()
 	if err := wait(t, done, "the worker to stop"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-l.ended:
-	default:
-		t.Fatal("Run returned before the service did")
-	}
-	if afterRun := wait(t, l.closed, "Close"); !afterRun {
-		t.Error("the plugin was closed before its service returned")
-	}
+	l.stoppedThenClosed(t)
 }
 
 // TestPluginServicePanics checks that a panic in a service is logged and
