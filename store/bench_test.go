@@ -77,7 +77,7 @@ func BenchmarkOutboxWrite(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			db, _ := openTest(b)
 			conn := dialRaw(b)
-			w := &Wire{conn: conn, j: db.calls}
+			w := &Wire{conn: conn}
 			if witnessed {
 				var err error
 				if w, err = db.Wire(conn); err != nil {

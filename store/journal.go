@@ -78,32 +78,30 @@ func (db *DB) OutboxWritten(id int64) error { return db.calls.append(id, 'W', ""
 // request (I), and the next Open compares that with the witness's count.
 type Wire struct {
 	conn syscall.RawConn
-	key  string // the witness's name for the socket; "" without one
-	j    *journal
+	wit  *witness.Witness // nil without one
+	key  string           // the witness's name for the socket
 }
 
 // Wire prepares conn for journaled requests. The error says why no witness
 // holds its socket: the Wire works all the same, without that guarantee.
 // Close it when conn closes, so that the witness lets go of the socket.
 func (db *DB) Wire(conn syscall.RawConn) (*Wire, error) {
-	w := &Wire{conn: conn, j: db.calls}
+	w := &Wire{conn: conn}
 	wit, err := db.calls.witness()
 	if err == nil {
-		w.key, err = wit.Keep(conn)
+		if w.key, err = wit.Keep(conn); err == nil {
+			w.wit = wit
+		}
 	}
 	return w, err
 }
 
 // Close tells the witness to let go of the connection's socket.
 func (w *Wire) Close() error {
-	if w.key == "" {
+	if w.wit == nil {
 		return nil
 	}
-	wit, err := w.j.witness()
-	if err != nil {
-		return err
-	}
-	return wit.Drop(w.key)
+	return w.wit.Drop(w.key)
 }
 
 // OutboxWrite makes the write that completes entry id's request — p, on
@@ -153,7 +151,7 @@ func (db *DB) OutboxWrite(id int64, w *Wire, p []byte) (n int, err, journalErr e
 // intent is the I line of a request whose last write, of size bytes, is
 // next on w: the count the witness must see for the request to be whole.
 func (w *Wire) intent(id string, size int) (string, error) {
-	if w.key == "" {
+	if w.wit == nil {
 		return "", nil
 	}
 	n, err := witness.Written(w.conn)
@@ -196,10 +194,15 @@ type journal struct {
 	liveMu sync.Mutex
 	live   map[int64]string // each entry's last line, until its outcome is committed
 
-	witnessOnce sync.Once
-	wit         *witness.Witness // started at the first Wire
-	witErr      error
+	witMu     sync.Mutex
+	wit       *witness.Witness // started at the first Wire, again if it died
+	witErr    error            // why the last start failed
+	witFailed time.Time        // when
+	witEnded  bool             // the journal is closed: no more witnesses
 }
+
+// witnessRetry spaces the starts of a witness that fails to start.
+const witnessRetry = time.Minute
 
 func newJournal(path string) *journal {
 	j := &journal{path: path, live: make(map[int64]string)}
@@ -284,15 +287,32 @@ func (j *journal) track(id int64, line string, live bool) {
 	}
 }
 
-// witness starts the journal's witness at its first use, with the
-// journal's file open and locked first: another process opening the
-// database must see the journal live, not wait for a live hub's witness.
+// witness returns the journal's witness, started at the first use — and
+// again if it died: the sockets it held are then unwitnessed, later ones
+// are not. The journal's file is opened and locked first: another process
+// opening the database must see the journal live, not wait for a live
+// hub's witness.
 func (j *journal) witness() (*witness.Witness, error) {
-	j.witnessOnce.Do(func() {
-		if j.witErr = j.use(func(*os.File) error { return nil }); j.witErr == nil {
-			j.wit, j.witErr = witness.Start(j.path)
-		}
-	})
+	j.witMu.Lock()
+	defer j.witMu.Unlock()
+	switch {
+	case j.witEnded:
+		return nil, ErrClosed
+	case j.wit != nil && j.wit.Alive():
+		return j.wit, nil
+	case j.witErr != nil && time.Since(j.witFailed) < witnessRetry:
+		return nil, j.witErr
+	}
+	if j.wit != nil {
+		j.wit.Close() //nolint:errcheck // dead already: this reaps it
+	}
+	j.wit, j.witErr = nil, j.use(func(*os.File) error { return nil })
+	if j.witErr == nil {
+		j.wit, j.witErr = witness.Start(j.path)
+	}
+	if j.witErr != nil {
+		j.witFailed = time.Now()
+	}
 	return j.wit, j.witErr
 }
 
@@ -346,7 +366,9 @@ func (j *journal) close() error {
 	}
 	j.f, j.err = nil, ErrClosed
 	j.mu.Unlock()
-	j.witnessOnce.Do(func() { j.witErr = ErrClosed }) // none is started after this
+	j.witMu.Lock()
+	defer j.witMu.Unlock()
+	j.witEnded = true
 	if j.wit != nil {
 		err = errors.Join(err, j.wit.Close())
 	}

@@ -332,3 +332,33 @@ func FuzzParseJournal(f *testing.F) {
 		}
 	})
 }
+
+// A witness that died (killed by hand, say) is replaced at the next Wire:
+// the connections from then on are witnessed again.
+func TestJournalReplacesADeadWitness(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the witness is Linux's")
+	}
+	db, _ := openTest(t)
+	first, err := db.Wire(dialRaw(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(first.wit.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the witness to die", func() bool { return !first.wit.Alive() })
+	second, err := db.Wire(dialRaw(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.wit == first.wit || !second.wit.Alive() {
+		t.Fatal("no new witness after the first died")
+	}
+	if err := first.Close(); err == nil {
+		t.Error("dropping a socket from a dead witness did not fail")
+	}
+	if err := second.Close(); err != nil {
+		t.Error(err)
+	}
+}

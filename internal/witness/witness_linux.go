@@ -34,6 +34,7 @@ func init() {
 type Witness struct {
 	mu     sync.RWMutex
 	fd     int // the control socket; -1 once closed
+	pid    int
 	prefix string
 	seq    atomic.Int64
 	exited chan struct{}
@@ -68,7 +69,7 @@ func Start(journalPath string) (*Witness, error) {
 		syscall.Close(fds[0])
 		return nil, fmt.Errorf("witness: %w", err)
 	}
-	w := &Witness{fd: fds[0], prefix: strconv.Itoa(os.Getpid()), exited: make(chan struct{})}
+	w := &Witness{fd: fds[0], pid: cmd.Process.Pid, prefix: strconv.Itoa(os.Getpid()), exited: make(chan struct{})}
 	go func() {
 		cmd.Wait() //nolint:errcheck // its exit status says nothing the lines do not
 		close(w.exited)
@@ -108,6 +109,19 @@ func Check() error {
 	}
 	return w.Close()
 }
+
+// Alive says whether the witness process is still running.
+func (w *Witness) Alive() bool {
+	select {
+	case <-w.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Pid is the witness process's id.
+func (w *Witness) Pid() int { return w.pid }
 
 // Keep hands the witness a copy of conn's socket and returns the name the
 // witness reports it under.

@@ -18,6 +18,8 @@ func Start(string) (*Witness, error) { return nil, errors.ErrUnsupported }
 func (*Witness) Keep(syscall.RawConn) (string, error) { return "", errors.ErrUnsupported }
 func (*Witness) Drop(string) error                    { return nil }
 func (*Witness) Close() error                         { return nil }
+func (*Witness) Alive() bool                          { return false }
+func (*Witness) Pid() int                             { return 0 }
 
 // Check says the witness is not available here.
 func Check() error { return errors.ErrUnsupported }
