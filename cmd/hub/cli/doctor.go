@@ -29,11 +29,12 @@ func doctorCommand() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check the config, consumers, bot tokens, store, layer and MQTT brokers",
+		Short: "Check the config, consumers, bot tokens, witness, store, layer and MQTT brokers",
 		Long: "Check what `hub run` needs, one line per check: the config loads, every routed\n" +
 			"consumer exists, every bot has a token (in the config or registered with\n" +
-			"`hub token add`; tokens are never printed), the store opens at the current schema,\n" +
-			"the channel layer answers and the MQTT brokers accept a connection.\n" +
+			"`hub token add`; tokens are never printed), the witness process that settles\n" +
+			"calls after a crash can run, the store opens at the current schema, the channel\n" +
+			"layer answers and the MQTT brokers accept a connection.\n" +
 			"Exit status 0 if every check is ok, 1 if one failed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
