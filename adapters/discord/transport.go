@@ -37,10 +37,22 @@ func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.next.RoundTrip(req)
 }
 
+// CloseIdleConnections passes http.Client.CloseIdleConnections on.
+func (r redirect) CloseIdleConnections() {
+	if c, ok := r.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // transport returns the RoundTripper for a bot's API URL ("" is Discord).
 // It journals the outbox's calls (see outbox.Transport).
 func transport(apiURL string) (http.RoundTripper, error) {
-	next := outbox.Transport(http.DefaultTransport.(*http.Transport).Clone()) // no connection pool shared between bots
+	t := http.DefaultTransport.(*http.Transport).Clone() // no connection pool shared between bots
+	// Journaled calls speak HTTP/1.1, one call per connection at a time:
+	// keep as many idle as a busy bot uses at once (Discord allows 50
+	// calls a second), rather than dial and close one per call.
+	t.MaxIdleConnsPerHost = 64
+	next := outbox.Transport(t)
 	if apiURL == "" {
 		return next, nil
 	}
