@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,5 +157,39 @@ func TestActionsStoreTheirHubID(t *testing.T) {
 	}
 	if _, err := encode("not an object", "hub-1"); err == nil {
 		t.Fatal("encode of a non-object with a hub id: no error")
+	}
+}
+
+// A runner whose queue ran empty waits for the next queue instead of a new
+// goroutine being started for it; it stops with the courier.
+func TestRunnerSendsTheNextQueue(t *testing.T) {
+	db, _ := journalOf(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var senders []string // the goroutine of each call
+	c := New(ctx, Config[sendAct]{
+		Platform: "test", Bot: "support", Store: db,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Send: func(context.Context, sendAct) (string, error) {
+			buf := make([]byte, 64)
+			g, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), " [")
+			senders = append(senders, g) // calls are waited for one by one
+			return "1", nil
+		},
+		Queue:   func(act sendAct) string { return act.Chat },
+		RetryAt: func(sendAct, error) (time.Time, bool) { return time.Time{}, false },
+	})
+	for _, chat := range []string{"1", "2", "3"} {
+		if _, err := c.Do(t.Context(), Call{Scope: "s" + chat, Kind: "chat.send"}, sendAct{Chat: chat, Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the runner to wait", func() bool { return c.waiting.Load() == 1 })
+	}
+	if senders[1] != senders[0] || senders[2] != senders[0] {
+		t.Errorf("calls to three chats made by %q: want one runner", senders)
+	}
+	cancel()
+	c.Wait() // returns: the waiting runner stopped
+	if n := c.waiting.Load(); n != 0 {
+		t.Errorf("%d runners still waiting", n)
 	}
 }
