@@ -125,9 +125,11 @@ func (db *DB) OutboxWrite(id int64, w *Wire, p []byte) (n int, err, journalErr e
 		used = true
 		var ierr error
 		if intent != "" { // without it, W alone: the witness cannot help
-			if m, err := appendLine(f, intent); err != nil || m < len(intent) {
-				ierr = errors.Join(err, io.ErrShortWrite)
-			} else {
+			m, err := appendLine(f, intent)
+			if err == nil && m < len(intent) {
+				err = io.ErrShortWrite
+			}
+			if ierr = err; err == nil {
 				db.calls.appended(id, intent, true)
 			}
 		}
