@@ -11,6 +11,7 @@ import (
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/internal/crashcheck"
 	"github.com/hubhq/hub/internal/poll"
+	"github.com/hubhq/hub/internal/servertest"
 )
 
 // The crash test of the hub binary: 1,000 updates over 50 chats to a bot
@@ -18,8 +19,9 @@ import (
 // replies and started again on the same store. Every update must be
 // answered exactly once: nothing lost, nothing repeated — the calls in
 // flight at the kill included, which the attempt journal and its witness
-// settle (adapters/telegram/README.md, Crash safety). adapters/telegram's
-// crash_test.go is the same test of the adapter alone.
+// settle (adapters/telegram/README.md, Crash safety) — with the bot
+// polling, and again with it taking webhooks. adapters/telegram's
+// crash_test.go is the polling test of the adapter alone.
 //
 // The fake Bot API lives in this process, so it and what it recorded
 // survive the kill. telegram.limits are raised far above Telegram's own,
@@ -35,6 +37,17 @@ func TestTelegramCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the hub twice; skipped with -short")
 	}
+	t.Run("polling", func(t *testing.T) { testTelegramCrash(t, "127.0.0.1:0", "") })
+	// Webhook: the fake posts one update at a time and posts it again until
+	// the hub answers 200, as Telegram does; the hub journals an update
+	// before it answers. The restarted hub listens on the same address.
+	t.Run("webhook", func(t *testing.T) {
+		addr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
+		testTelegramCrash(t, addr, `, mode: webhook, webhook_url: "http://`+addr+`/telegram/echo", webhook_secret: e2e-crash-hook-secret`)
+	})
+}
+
+func testTelegramCrash(t *testing.T, listen, mode string) {
 	const token = "777004:e2e-crash-token-never-printed"
 	fake := telegramtest.New(t)
 	bot := fake.AddBot(token, "e2e_crash_bot")
@@ -42,10 +55,10 @@ func TestTelegramCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
 
 	dir := t.TempDir()
 	path := writeConfig(t, dir, `
-listen: 127.0.0.1:0
+listen: `+listen+`
 store: ./hub.db
 bots:
-  - {name: echo, platform: telegram, token: "${HUB_E2E_TELEGRAM_TOKEN}", api_url: "`+fake.URL()+`"}
+  - {name: echo, platform: telegram, token: "${HUB_E2E_TELEGRAM_TOKEN}", api_url: "`+fake.URL()+`"`+mode+`}
 telegram:
   poll_timeout: 1s
   limits: {bot: 1000000, chat: 1000000, group: 1000000, burst: 1000}
@@ -65,6 +78,7 @@ routes:
 		t.Fatal(err)
 	}
 	<-h.exited
+	killedLogs := h.Logs()
 	seen := echoReplies(bot)
 	atKill := len(seen)
 	t.Logf("killed after %d replies (%v); %v", atKill, time.Since(start).Round(time.Millisecond), crashcheck.Read(t, filepath.Join(dir, "hub.db")))
@@ -93,8 +107,10 @@ routes:
 		}
 	}
 	t.Logf("%s; %d greetings to %d chats", summary, greetings, crashChats)
-	if logs := h.Logs(); strings.Contains(logs, token) || strings.Contains(logs, "e2e-crash-token-never-printed") {
-		t.Errorf("the bot token is in the hub's output")
+	for _, logs := range []string{killedLogs, h.Logs()} {
+		if strings.Contains(logs, token) || strings.Contains(logs, "e2e-crash-token-never-printed") {
+			t.Errorf("the bot token is in the hub's output")
+		}
 	}
 }
 
