@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -93,14 +94,14 @@ func (s *chatSide) Receive(c *consumers.ChatConn, m *chat.Message) error {
 	}
 	msg := s.roomMessage(chatroom.MessageType, key, m)
 	msg["message"] = text
-	msg["id"] = newID()
 	if m.ReplyTo != nil && m.ReplyTo.ID != "" {
 		msg[fieldReplyTo] = m.ReplyTo.ID
 	}
 	return s.publish(c, msg)
 }
 
-// Edited publishes an edit; the relay finds the copies by the origin.
+// Edited publishes an edit, naming the line it edits by the original's hub
+// id (see hubID); the relay finds the copies by the origin.
 func (s *chatSide) Edited(c *consumers.ChatConn, e *chat.Edited) error {
 	key := c.Scope.Key
 	if !s.b.bridges(key) || e.Sender.IsBot {
@@ -130,11 +131,26 @@ func (s *chatSide) Event(c *consumers.ChatConn, ev core.Event) error {
 	if !s.b.bridges(key) {
 		return nil
 	}
-	return s.publish(c, layer.Message{"type": chatroom.DeletedType, "room": s.b.room, fieldOrigin: key, fieldOriginID: id})
+	return s.publish(c, layer.Message{"type": chatroom.DeletedType, "room": s.b.room, "id": hubID(key, id), fieldOrigin: key, fieldOriginID: id})
 }
 
+// roomMessage is a room message about m, written in the conversation key:
+// its id is m's hub id, the room line's history id.
 func (s *chatSide) roomMessage(typ, key string, m *chat.Message) layer.Message {
-	return layer.Message{"type": typ, "room": s.b.room, "user": author(m.Sender), fieldOrigin: key, fieldOriginID: m.ID}
+	return layer.Message{"type": typ, "room": s.b.room, "user": author(m.Sender), "id": hubID(key, m.ID), fieldOrigin: key, fieldOriginID: m.ID}
+}
+
+// hubID is the hub id of the message id written in the conversation key:
+// derived from the two, so the chat side names the same room line for a
+// message, its edits and its deletion with nothing to look up, after a
+// restart and in every hub on the layer alike (and a platform's redelivery
+// of a message keeps its id). A message without an id gets a fresh one.
+func hubID(key, id string) string {
+	if id == "" {
+		return newID()
+	}
+	sum := sha256.Sum256([]byte(key + "\x00" + id))
+	return hex.EncodeToString(sum[:8])
 }
 
 func (s *chatSide) publish(c *consumers.ChatConn, msg layer.Message) error {

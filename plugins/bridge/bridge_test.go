@@ -202,13 +202,24 @@ func (f *fixture) browser() *hubtest.WebSocketCommunicator {
 	return c
 }
 
-func expectLine(t *testing.T, c *hubtest.WebSocketCommunicator, want chatroom.Outbound) {
+// anyID in an expected frame stands for the history id every line gets:
+// any id, as long as there is one.
+const anyID = "<any id>"
+
+// expectLine reads the browser's next frame, which must be want, and
+// returns it.
+func expectLine(t *testing.T, c *hubtest.WebSocketCommunicator, want chatroom.Outbound) chatroom.Outbound {
 	t.Helper()
 	var got chatroom.Outbound
 	c.ReceiveJSON(&got)
-	if got != want {
+	match := want
+	if want.ID == anyID && got.ID != "" {
+		match.ID = got.ID
+	}
+	if got != match {
 		t.Fatalf("browser got %+v, want %+v", got, want)
 	}
+	return got
 }
 
 func TestTelegramToDiscordAndBrowser(t *testing.T) {
@@ -216,7 +227,7 @@ func TestTelegramToDiscordAndBrowser(t *testing.T) {
 	web := f.browser()
 	f.conversation(tgKey, ada).Say("hello from telegram")
 	f.dc.sent(dcKey, "Ada: hello from telegram", "")
-	expectLine(t, web, chatroom.Outbound{Message: "hello from telegram", User: "Ada", Room: "lobby"})
+	expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "hello from telegram", User: "Ada", Room: "lobby"})
 	f.tg.nothing() // not back to its origin
 }
 
@@ -225,7 +236,7 @@ func TestDiscordToTelegramAndBrowser(t *testing.T) {
 	web := f.browser()
 	f.conversation(dcKey, bob).Say("hello from discord")
 	f.tg.sent(tgKey, "bob: hello from discord", "")
-	expectLine(t, web, chatroom.Outbound{Message: "hello from discord", User: "bob", Room: "lobby"})
+	expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "hello from discord", User: "bob", Room: "lobby"})
 	f.dc.nothing()
 }
 
@@ -234,9 +245,9 @@ func TestNewcomersSeePlatformLinesInTheHistory(t *testing.T) {
 	f.conversation(tgKey, ada).Say("before you came")
 	f.dc.sent(dcKey, "Ada: before you came", "") // the relay has handled it
 	web := f.browser()
-	expectLine(t, web, chatroom.Outbound{Message: "before you came", User: "Ada", Room: "lobby"})
+	expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "before you came", User: "Ada", Room: "lobby"})
 	web.SendJSON(chatroom.Inbound{Message: "hi Ada", User: "eve"})
-	expectLine(t, web, chatroom.Outbound{Message: "hi Ada", User: "eve", Room: "lobby"})
+	expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "hi Ada", User: "eve", Room: "lobby"})
 	f.tg.sent(tgKey, "eve: hi Ada", "")
 	f.dc.sent(dcKey, "eve: hi Ada", "")
 }
@@ -245,7 +256,7 @@ func TestBrowserToBothPlatforms(t *testing.T) {
 	f := newFixture(t)
 	web := f.browser()
 	web.SendJSON(chatroom.Inbound{Message: "hello from the web", User: "eve"})
-	expectLine(t, web, chatroom.Outbound{Message: "hello from the web", User: "eve", Room: "lobby"})
+	expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "hello from the web", User: "eve", Room: "lobby"})
 	tg := f.tg.sent(tgKey, "eve: hello from the web", "")
 	dc := f.dc.sent(dcKey, "eve: hello from the web", "")
 	if tg.Action.(chat.Send).HubID != dc.Action.(chat.Send).HubID {
@@ -296,49 +307,95 @@ func TestReplyToABrowserLine(t *testing.T) {
 	f.dc.sent(dcKey, "Ada: hi eve", copyInDC.ID)
 }
 
+// TestEditsFollow: an edit changes the copies, and the browser line in
+// place: browsers are told the line's id, and newcomers get the new text.
 func TestEditsFollow(t *testing.T) {
 	f := newFixture(t)
 	web := f.browser()
 	dc := f.conversation(dcKey, bob)
 	m := dc.Say("teh plan")
 	copyInTG := f.tg.sent(tgKey, "bob: teh plan", "")
-	expectLine(t, web, chatroom.Outbound{Message: "teh plan", User: "bob", Room: "lobby"})
+	orig := expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "teh plan", User: "bob", Room: "lobby"})
 
 	dc.Deliver(&chat.Edited{Message: chat.Message{ID: m.ID, Text: "the plan", Sender: bob}})
 	f.tg.expect(tgKey, chat.Edit{MessageID: copyInTG.ID, Text: "bob: the plan"})
-	expectLine(t, web, chatroom.Outbound{Message: "the plan", User: "bob", Room: "lobby", Edited: true})
+	expectLine(t, web, chatroom.Outbound{ID: orig.ID, Message: "the plan", User: "bob", Room: "lobby", Edited: true})
 	f.dc.nothing()
+	newcomer := f.browser() // the relay recorded the edit before it asked for the copy's
+	expectLine(t, newcomer, chatroom.Outbound{ID: orig.ID, Message: "the plan", User: "bob", Room: "lobby", Edited: true})
+	newcomer.ExpectNothing()
 
-	// An edit of a message from before the bridge goes nowhere.
+	// An edit of a message from before the bridge goes to no platform;
+	// browsers get it as a line of its own, marked edited.
 	dc.Deliver(&chat.Edited{Message: chat.Message{ID: "old", Text: "x", Sender: bob}})
 	f.tg.nothing()
+	if got := expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "x", User: "bob", Room: "lobby", Edited: true}); got.ID == orig.ID {
+		t.Fatalf("the edit of another message names the line %s", orig.ID)
+	}
 }
 
+// TestEditOfALineStoredBeforeDerivedIDs: a line relayed by a hub that
+// gave platform messages random hub ids is in the history and the map
+// under that id; its edit still changes it in the history.
+func TestEditOfALineStoredBeforeDerivedIDs(t *testing.T) {
+	f := newFixture(t)
+	db := f.hub.Store.(*store.DB)
+	if err := db.MessageLink(t.Context(), "0123456789abcdef", store.MessageCopy{Scope: dcKey, ID: "700"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chatroom.Remember(t.Context(), db, "lobby", "0123456789abcdef", "bob", "old text", chatroom.DefaultHistory); err != nil {
+		t.Fatal(err)
+	}
+	f.conversation(dcKey, bob).Deliver(&chat.Edited{Message: chat.Message{ID: "700", Text: "new text", Sender: bob}})
+	f.tg.nothing() // no copy was linked: nothing to edit there
+	newcomer := f.browser()
+	expectLine(t, newcomer, chatroom.Outbound{ID: "0123456789abcdef", Message: "new text", User: "bob", Room: "lobby", Edited: true})
+	newcomer.ExpectNothing()
+}
+
+// TestDeletesFollowTheOriginalOnly: a deleted original goes from every
+// platform, from the browsers and from the history; a deleted copy stays
+// deleted where it was.
 func TestDeletesFollowTheOriginalOnly(t *testing.T) {
 	f := newFixture(t)
+	web := f.browser()
 	dc := f.conversation(dcKey, bob)
 	m := dc.Say("oops")
 	copyInTG := f.tg.sent(tgKey, "bob: oops", "")
+	oops := expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "oops", User: "bob", Room: "lobby"})
 	dc.Deliver(discord.MessageDelete{ID: m.ID})
 	f.tg.expect(tgKey, chat.Delete{MessageID: copyInTG.ID})
+	expectLine(t, web, chatroom.Outbound{ID: oops.ID, Room: "lobby", Deleted: true})
 
 	// A copy deleted in Discord (by a moderator, or by the relay itself
 	// for a deleted original elsewhere) stays deleted there only.
 	f.conversation(tgKey, ada).Say("keep me")
 	copyInDC := f.dc.sent(dcKey, "Ada: keep me", "")
+	keep := expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "keep me", User: "Ada", Room: "lobby"})
 	dc.Deliver(&discord.MessageDelete{ID: copyInDC.ID})
 	f.tg.nothing()
+	// Browsers hear of it, under an id that names no line of theirs.
+	if got := expectLine(t, web, chatroom.Outbound{ID: anyID, Room: "lobby", Deleted: true}); got.ID == keep.ID || got.ID == oops.ID {
+		t.Fatalf("the deletion of a copy names the line %s", got.ID)
+	}
+
+	newcomer := f.browser()
+	expectLine(t, newcomer, chatroom.Outbound{ID: keep.ID, Message: "keep me", User: "Ada", Room: "lobby"})
+	newcomer.ExpectNothing()
 }
 
 // TestEditAfterRestart is the message map at work: the edit of a message
-// relayed before the hub restarted still finds its copy.
+// relayed before the hub restarted still finds its copy, and its line.
 func TestEditAfterRestart(t *testing.T) {
 	f := newFixture(t)
 	m := f.conversation(dcKey, bob).Say("before the restart")
 	copyInTG := f.tg.sent(tgKey, "bob: before the restart", "")
 	f.restart()
+	web := f.browser()
+	orig := expectLine(t, web, chatroom.Outbound{ID: anyID, Message: "before the restart", User: "bob", Room: "lobby"})
 	f.conversation(dcKey, bob).Deliver(&chat.Edited{Message: chat.Message{ID: m.ID, Text: "edited after it", Sender: bob}})
 	f.tg.expect(tgKey, chat.Edit{MessageID: copyInTG.ID, Text: "bob: edited after it"})
+	expectLine(t, web, chatroom.Outbound{ID: orig.ID, Message: "edited after it", User: "bob", Room: "lobby", Edited: true})
 }
 
 func TestOtherConversationsAndBots(t *testing.T) {

@@ -196,14 +196,23 @@ func (r *relay) message(ctx context.Context, m layer.Message) error {
 	return nil
 }
 
-// edited changes every copy of an edited original.
+// edited records the edit in the room's history and changes every copy of
+// the edited original.
 func (r *relay) edited(ctx context.Context, m layer.Message) error {
 	origin := store.MessageCopy{Scope: str(m, fieldOrigin), ID: str(m, fieldOriginID)}
 	text := str(m, "message")
 	if origin.Scope == "" || text == "" {
 		return nil
 	}
-	_, copies := r.find(ctx, origin)
+	hubID, copies := r.find(ctx, origin)
+	if hubID == "" {
+		hubID = str(m, "id")
+	}
+	if hubID != "" {
+		if err := chatroom.RememberEdit(ctx, r.db, r.room, hubID, str(m, "user"), text, r.history); err != nil {
+			r.log.Warn("bridge: edit not kept in the room's history", "err", err)
+		}
+	}
 	text = line(m, text)
 	for _, ep := range r.endpoints {
 		if id := copyIn(copies, ep.key); id != "" && ep.key != origin.Scope {
@@ -213,17 +222,27 @@ func (r *relay) edited(ctx context.Context, m layer.Message) error {
 	return nil
 }
 
-// deleted removes every copy of a deleted original. Deleting a copy (a
-// moderator did, or this relay deleting copies) stays where it happened,
-// so the relay's own deletions do not come back to it.
+// deleted removes a deleted original from the room's history and every
+// copy of it. Deleting a copy (a moderator did, or this relay deleting
+// copies) stays where it happened, so the relay's own deletions do not
+// come back to it; browsers are told of it too, but its id (see hubID)
+// names no line of theirs.
 func (r *relay) deleted(ctx context.Context, m layer.Message) error {
 	origin := store.MessageCopy{Scope: str(m, fieldOrigin), ID: str(m, fieldOriginID)}
 	if origin.Scope == "" {
 		return nil
 	}
-	_, copies := r.find(ctx, origin)
-	if len(copies) == 0 || copies[0] != origin {
-		return nil
+	hubID, copies := r.find(ctx, origin)
+	if len(copies) > 0 && copies[0] != origin {
+		return nil // a copy
+	}
+	if hubID == "" {
+		hubID = str(m, "id")
+	}
+	if hubID != "" {
+		if err := chatroom.RememberDelete(ctx, r.db, r.room, hubID, r.history); err != nil {
+			r.log.Warn("bridge: deletion not kept in the room's history", "err", err)
+		}
 	}
 	for _, ep := range r.endpoints {
 		if id := copyIn(copies, ep.key); id != "" && ep.key != origin.Scope {

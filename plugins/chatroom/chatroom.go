@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/hubhq/hub/consumers"
@@ -23,9 +24,10 @@ const Name = "chatroom"
 // from the {room} parameter.
 const Route = "/ws/chat/{room}/"
 
-// Layer message types in a room's group: a chat line, and what a bridge
-// (plugins/bridge) says when a bridged platform message was edited or
-// deleted.
+// Layer message types in a room's group: a chat line, and the edit or
+// deletion of the line with the message's "id" (what a bridge,
+// plugins/bridge, says when a bridged platform message was edited or
+// deleted).
 const (
 	MessageType = "chat.message"
 	EditedType  = "chat.edited"
@@ -90,23 +92,39 @@ type Inbound struct {
 	User    string `json:"user,omitempty"`
 }
 
-// Outbound is what a client receives for every message in its room.
-// Edited marks the new text of a message edited on a bridged platform: the
-// page shows it as a line of its own, since lines carry no ids to match.
+// Outbound is what a client receives for every line in its room, and for
+// every change to one. ID is the line's history id (absent on a line from a
+// publisher that gave none). Edited marks new text for the line with that
+// id: a client replaces that line's text, or shows it as a line of its own
+// if it has no such line (the line was before its time, or there is no id).
+// Deleted says the line with that id is gone: a client removes it.
 type Outbound struct {
-	Message string `json:"message"`
-	User    string `json:"user"`
+	ID      string `json:"id,omitempty"`
+	Message string `json:"message,omitempty"`
+	User    string `json:"user,omitempty"`
 	Room    string `json:"room"`
 	Edited  bool   `json:"edited,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
 }
 
-// entry is one stored history line. The id travels in the layer message
-// too, so a newcomer can drop the copy of a line it already got as history.
+// entry is one record of a room's stored history: a line, or a change to
+// an earlier one. The id travels in the layer message too, so a newcomer
+// can drop the copy of a line it already got as history, and a change can
+// name the line it changes.
 type entry struct {
 	ID      string `json:"id"`
 	User    string `json:"user"`
 	Message string `json:"message"`
+	// Change is "" for a line, else what happened to the line with the
+	// same id: changeEdited (Message is its new text) or changeDeleted.
+	Change string `json:"change,omitempty"`
 }
+
+// Kinds of change records in a room's history.
+const (
+	changeEdited  = "edited"
+	changeDeleted = "deleted"
+)
 
 // member is one socket in one room.
 type member struct {
@@ -131,9 +149,7 @@ func (m *member) Connect(c *consumers.WebSocketConn) error {
 	}
 	c.On(MessageType, func(msg layer.Message) error { return m.forward(c, msg, false) })
 	c.On(EditedType, func(msg layer.Message) error { return m.forward(c, msg, true) })
-	// A line on a page cannot be taken back; a deletion is not a mistake
-	// to log either.
-	c.On(DeletedType, func(layer.Message) error { return nil })
+	c.On(DeletedType, func(msg layer.Message) error { return m.deleted(c, msg) })
 	if err := c.Accept(""); err != nil {
 		return err
 	}
@@ -147,30 +163,93 @@ func (m *member) history(c *consumers.WebSocketConn) *core.State {
 // historyScope is where a room's history lives, in the chatroom's state.
 func historyScope(room string) string { return "room:" + room }
 
+// The history is a log: a line, an edit and a deletion are each one
+// appended record, so each is as atomic as an append (one store write,
+// from any number of members and processes at once, crash or not), and a
+// newcomer's history is the log replayed (see replay). The log keeps
+// records(keep) records, room for as many changes as lines before a line
+// falls out early.
+func records(keep int) int { return 2 * keep }
+
 // Remember adds a line posted to a room by someone other than its members
 // (the bridge's copies of Telegram and Discord messages) to the room's
-// history, so newcomers see it too, keeping the newest keep lines. st is
-// the store; the history is the chatroom plugin's ("chatroom" namespace).
+// history, so newcomers see it too, keeping the newest keep lines (0:
+// DefaultHistory). st is the store; the history is the chatroom plugin's ("chatroom" namespace).
+// Whoever publishes a line records it, so it is recorded once however many
+// members hear it; the same goes for RememberEdit and RememberDelete.
 func Remember(ctx context.Context, st core.StateStore, room, id, user, message string, keep int) error {
-	h := core.NewState(ctx, st, Name, historyScope(room))
-	return h.Append("history", entry{ID: id, User: user, Message: message}, keep)
+	return remember(ctx, st, room, entry{ID: id, User: user, Message: message}, keep)
+}
+
+// RememberEdit records in a room's history that the line id now reads
+// message: newcomers get the new text, marked edited, in the line's place;
+// if no line id is left in the history, they get it as a line of its own,
+// as the members did. keep is as for Remember.
+func RememberEdit(ctx context.Context, st core.StateStore, room, id, user, message string, keep int) error {
+	return remember(ctx, st, room, entry{ID: id, User: user, Message: message, Change: changeEdited}, keep)
+}
+
+// RememberDelete records in a room's history that the line id is deleted:
+// newcomers no longer get it. keep is as for Remember.
+func RememberDelete(ctx context.Context, st core.StateStore, room, id string, keep int) error {
+	return remember(ctx, st, room, entry{ID: id, Change: changeDeleted}, keep)
+}
+
+func remember(ctx context.Context, st core.StateStore, room string, e entry, keep int) error {
+	if keep <= 0 {
+		keep = DefaultHistory
+	}
+	return core.NewState(ctx, st, Name, historyScope(room)).Append("history", e, records(keep))
+}
+
+// replay turns a history log, oldest first, into the newest keep lines a
+// newcomer gets, each change applied as a member's page applies it: an
+// edit replaces the text of the lines with its id, or is a line of its
+// own when there is none; a deletion removes them.
+func replay(log []entry, room string, keep int) []Outbound {
+	lines := make([]Outbound, 0, len(log))
+	for _, e := range log {
+		switch e.Change {
+		case "":
+			lines = append(lines, Outbound{ID: e.ID, Message: e.Message, User: e.User, Room: room})
+		case changeEdited:
+			found := false
+			for i := range lines {
+				if lines[i].ID == e.ID {
+					lines[i].Message, lines[i].Edited, found = e.Message, true, true
+				}
+			}
+			if !found {
+				lines = append(lines, Outbound{ID: e.ID, Message: e.Message, User: e.User, Room: room, Edited: true})
+			}
+		case changeDeleted:
+			lines = slices.DeleteFunc(lines, func(l Outbound) bool { return l.ID == e.ID })
+		}
+	}
+	for i := range lines {
+		if lines[i].User == "" {
+			lines[i].User = "Anonymous"
+		}
+	}
+	return lines[max(0, len(lines)-keep):]
 }
 
 func (m *member) sendHistory(c *consumers.WebSocketConn) error {
-	var lines []entry
-	if err := m.history(c).List("history", &lines); err != nil {
+	var log []entry
+	if err := m.history(c).List("history", &log); err != nil {
 		if !errors.Is(err, core.ErrNoStore) {
 			slog.Warn("chatroom: could not read history", "room", m.room, "err", err)
 		}
 		return nil // chat works without history
 	}
-	for _, e := range lines {
-		if err := c.SendJSON(Outbound{Message: e.Message, User: e.User, Room: m.room}); err != nil {
+	lines := replay(log, m.room, m.cfg.History)
+	for _, l := range lines {
+		if err := c.SendJSON(l); err != nil {
 			return err
 		}
 	}
-	for _, e := range lines[max(0, len(lines)-recentIDs):] {
-		m.seen = append(m.seen, e.ID)
+	for _, l := range lines[max(0, len(lines)-recentIDs):] {
+		m.seen = append(m.seen, l.ID)
 	}
 	return nil
 }
@@ -188,7 +267,7 @@ func (m *member) ReceiveJSON(c *consumers.WebSocketConn, in Inbound) error {
 		return c.SendJSON(errorFrame(fmt.Sprintf("user name too long: %d bytes (limit %d)", len(user), MaxUser)))
 	}
 	e := entry{ID: newID(), User: user, Message: in.Message}
-	if err := m.history(c).Append("history", e, m.cfg.History); err != nil && !errors.Is(err, core.ErrNoStore) {
+	if err := m.history(c).Append("history", e, records(m.cfg.History)); err != nil && !errors.Is(err, core.ErrNoStore) {
 		slog.Warn("chatroom: could not store message", "room", m.room, "err", err)
 	}
 	return c.GroupSend(Group(m.room), layer.Message{
@@ -211,7 +290,7 @@ func (m *member) user(c *consumers.WebSocketConn, given string) string {
 
 // forward passes a line (or an edit) from the room's group to the client.
 // Lines from other processes may lack user, room or id; only message is
-// required.
+// required. An edit without an id reaches the client as a line of its own.
 func (m *member) forward(c *consumers.WebSocketConn, msg layer.Message, edited bool) error {
 	text, ok := msg["message"].(string)
 	if !ok {
@@ -221,11 +300,23 @@ func (m *member) forward(c *consumers.WebSocketConn, msg layer.Message, edited b
 	if !edited && m.duplicate(msg) {
 		return nil
 	}
+	id, _ := msg["id"].(string)
 	user, _ := msg["user"].(string)
 	if user == "" {
 		user = "Anonymous"
 	}
-	return c.SendJSON(Outbound{Message: text, User: user, Room: m.room, Edited: edited})
+	return c.SendJSON(Outbound{ID: id, Message: text, User: user, Room: m.room, Edited: edited})
+}
+
+// deleted tells the client that a line is gone. A deletion without an id
+// names no line: it is dropped.
+func (m *member) deleted(c *consumers.WebSocketConn, msg layer.Message) error {
+	id, _ := msg["id"].(string)
+	if id == "" {
+		slog.Debug("chatroom: "+DeletedType+" without an id; dropped", "room", m.room) // an older bridge's
+		return nil
+	}
+	return c.SendJSON(Outbound{ID: id, Room: m.room, Deleted: true})
 }
 
 // duplicate reports whether msg was already sent as history.
