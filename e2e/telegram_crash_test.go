@@ -92,6 +92,11 @@ routes:
 		t.Errorf("exit code %d after SIGTERM", code)
 	}
 	t.Logf("all answered %v after the first start", time.Since(start).Round(time.Millisecond))
+	for line := range strings.Lines(h.Logs()) {
+		if strings.Contains(line, "calls in flight at the last stop settled") {
+			t.Logf("the restarted hub said: %s", strings.TrimSpace(line))
+		}
+	}
 
 	want := make([]string, crashMessages)
 	for i := range want {

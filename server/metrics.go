@@ -56,6 +56,13 @@ func (r *registry) store(db *store.DB) {
 	r.counter("store_batches_total", "Store transactions committed.", nil, func() float64 { return float64(db.Stats().Batches) })
 	r.counter("store_dropped_total", "Fire-and-forget store writes dropped.", nil, func() float64 { return float64(db.Stats().Dropped) })
 	r.counter("store_failed_total", "Store writes that failed.", nil, func() float64 { return float64(db.Stats().Failed) })
+	replay := db.Replayed()
+	for outcome, n := range map[string]int{"answered": replay.Answered, "in_doubt": replay.InDoubt, "made_again": replay.Again} {
+		r.counter("outbox_replayed_total", "Bot calls the last run left in flight, settled at start by the attempt journal: sent with their answer, sent in doubt (answer lost), or made again (their request never left whole).",
+			prometheus.Labels{"outcome": outcome}, func() float64 { return float64(n) })
+	}
+	r.counter("outbox_replayed_unwitnessed_total", "Of the calls made again at start, those with no witness count: they may be repeats.",
+		nil, func() float64 { return float64(replay.Unwitnessed) })
 }
 
 func (r *registry) layer(backend string, l layer.Layer) {

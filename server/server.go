@@ -93,6 +93,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
+	logReplay(logger, s.db.Replayed())
 	s.runtimes = s.newRuntimes()
 	if err := s.startBroker(); err != nil {
 		s.Close()
@@ -371,4 +372,19 @@ func (s *Server) closeLayer() error {
 		return fmt.Errorf("server: close layer: %w", err)
 	}
 	return nil
+}
+
+// logReplay says what the store's attempt journal settled at start: the
+// bot calls the last run left in flight when it died.
+func logReplay(log *slog.Logger, r store.Replay) {
+	if r == (store.Replay{}) {
+		return
+	}
+	args := []any{"answered", r.Answered, "in_doubt", r.InDoubt, "witnessed", r.Witnessed, "made_again", r.Again}
+	if r.Unwitnessed > 0 {
+		log.Warn("calls in flight at the last stop settled; some were caught at their last write with no witness and may be repeated",
+			append(args, "unwitnessed", r.Unwitnessed)...)
+		return
+	}
+	log.Info("calls in flight at the last stop settled: none lost, none repeated", args...)
 }

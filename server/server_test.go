@@ -19,6 +19,7 @@ import (
 	"github.com/hubhq/hub/config"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 	"github.com/hubhq/hub/server"
+	"github.com/hubhq/hub/store"
 )
 
 // newConfig parses yaml (over the defaults) with the store in a temp dir.
@@ -287,5 +288,34 @@ routes:
 		if got[i] != want[i] {
 			t.Errorf("Routes[%d] = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestReplayLogged: calls the last run left in flight are settled as the
+// hub starts, and the hub says so in its log and its metrics.
+func TestReplayLogged(t *testing.T) {
+	cfg := newConfig(t, "")
+	db, err := store.Open(cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.OutboxAdd(t.Context(), store.OutboxEntry{Platform: "telegram", Bot: "b", Scope: "telegram:b:1", Kind: "chat.send", Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The platform answered; the hub died before the outbox recorded it.
+	if err := db.OutboxAnswered(id, "7"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	var logs syncBuffer
+	srv, stop := startLogged(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer stop() //nolint:errcheck
+	if got := logs.String(); !strings.Contains(got, `msg="calls in flight at the last stop settled: none lost, none repeated" answered=1 in_doubt=0`) {
+		t.Errorf("no replay line in the log:\n%s", got)
+	}
+	if _, body := get(t, "http://"+srv.Addr()+"/metrics"); !strings.Contains(body, `hub_outbox_replayed_total{outcome="answered"} 1`) {
+		t.Errorf("metrics lack the replay:\n%s", body)
 	}
 }

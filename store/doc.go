@@ -59,7 +59,7 @@
 // request left whole, the entry is sent (InDoubt); less: it never left
 // whole, the platform discarded it, the call is made again. Without a
 // witness (not Linux, or it could not start) the entry is made again: the
-// one case where a crash repeats a call.
+// one case where a crash repeats a call. Replayed says what Open settled.
 //
 // Lines are plain appends, not fsynced: a process crash, SIGKILL included,
 // loses none (they are in the OS's page cache), an OS crash or power loss

@@ -395,17 +395,37 @@ func openLocked(path string, flag int) (*os.File, error) {
 	return f, nil
 }
 
+// Replay is what Open's replay of the attempt journal did with the calls
+// a crash (or a stop) left in flight, counted per outbox entry it settled.
+type Replay struct {
+	Answered int // marked sent with the answer the journal kept (R)
+	InDoubt  int // marked sent, their answer lost (W, or I counted whole)
+	// Witnessed is how many of InDoubt the witness's count settled: the
+	// crash fell between the request's last write and its W line.
+	Witnessed int
+	// Again is how many the crash caught before their last write was
+	// whole (I): left pending, to be made once.
+	Again int
+	// Unwitnessed is how many of Again had no count (no witness, or it
+	// died with the hub): their request may have left whole, and making
+	// them again may repeat them.
+	Unwitnessed int
+}
+
+// Replayed is what Open's replay of the attempt journal settled.
+func (db *DB) Replayed() Replay { return db.replay }
+
 // replayJournal applies what a previous process's journal says to the
 // outbox entries it left pending, then empties the journal. It does
 // nothing while another process holds the journal: that process is alive
 // and its calls are in flight.
-func replayJournal(ctx context.Context, conn *sql.Conn, path string, now int64) error {
+func replayJournal(ctx context.Context, conn *sql.Conn, path string, now int64) (Replay, error) {
 	f, err := openLocked(path, os.O_RDWR)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errJournalBusy) {
-		return nil
+		return Replay{}, nil
 	}
 	if err != nil {
-		return err
+		return Replay{}, err
 	}
 	defer f.Close() // releases the lock
 	// The dead hub's witness writes its lines as it sees the hub gone. One
@@ -414,12 +434,13 @@ func replayJournal(ctx context.Context, conn *sql.Conn, path string, now int64) 
 	witness.Wait(path, witnessWait)
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return err
+		return Replay{}, err
 	}
-	if err := applyJournal(ctx, conn, parseJournal(data), now); err != nil {
-		return err
+	r, err := applyJournal(ctx, conn, parseJournal(data), now)
+	if err != nil {
+		return Replay{}, err
 	}
-	return f.Truncate(0)
+	return r, f.Truncate(0)
 }
 
 // journalLine is an entry's last line.
@@ -494,26 +515,61 @@ func (j journalLines) sent(l journalLine) (bool, string) {
 }
 
 // applyJournal marks sent, in one transaction, the pending entries the
-// journal says the platform got (see sent).
-func applyJournal(ctx context.Context, conn *sql.Conn, lines journalLines, now int64) error {
+// journal says the platform got (see sent), and counts what it settled.
+func applyJournal(ctx context.Context, conn *sql.Conn, lines journalLines, now int64) (Replay, error) {
+	var r Replay
 	if len(lines.last) == 0 {
-		return nil
+		return r, nil
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	for id, l := range lines.last {
-		sent, note := lines.sent(l)
-		if !sent {
+		if l.kind == 'E' {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE outbox SET sent_at = ?, result = ?, last_error = ?, attempts = attempts + 1
-			 WHERE id = ? AND sent_at IS NULL AND failed = 0`, now, l.result, note, id); err != nil {
-			return err
+		sent, note := lines.sent(l)
+		var pending bool
+		if sent {
+			res, err := tx.ExecContext(ctx,
+				`UPDATE outbox SET sent_at = ?, result = ?, last_error = ?, attempts = attempts + 1
+				 WHERE id = ? AND sent_at IS NULL AND failed = 0`, now, l.result, note, id)
+			if err != nil {
+				return r, err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return r, err
+			}
+			pending = n > 0
+		} else if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) > 0 FROM outbox WHERE id = ? AND sent_at IS NULL AND failed = 0`, id).Scan(&pending); err != nil {
+			return r, err
+		}
+		if pending { // else the outbox had committed its outcome already
+			r.count(l, sent, lines)
 		}
 	}
-	return tx.Commit()
+	return r, tx.Commit()
+}
+
+// count adds an entry the replay settled, whose last line is l.
+func (r *Replay) count(l journalLine, sent bool, lines journalLines) {
+	_, counted := lines.written[l.conn]
+	switch {
+	case l.kind == 'R':
+		r.Answered++
+	case sent:
+		r.InDoubt++
+		if l.kind == 'I' {
+			r.Witnessed++
+		}
+	default:
+		r.Again++
+		if !counted {
+			r.Unwitnessed++
+		}
+	}
 }

@@ -84,6 +84,10 @@ func TestJournalReplayedAtOpen(t *testing.T) {
 	if data, err := os.ReadFile(JournalPath(path)); err != nil || len(data) != 0 {
 		t.Errorf("journal after replay: %q, %v; want it empty", data, err)
 	}
+	// "done" was committed already: the replay settled the other three.
+	if got, want := db.Replayed(), (Replay{Answered: 1, InDoubt: 2}); got != want {
+		t.Errorf("Replayed() = %+v, want %+v", got, want)
+	}
 }
 
 func TestParseJournal(t *testing.T) {
@@ -163,6 +167,9 @@ func TestJournalAsksTheWitness(t *testing.T) {
 		if e.Pending() != pending || !pending && e.LastError != InDoubt {
 			t.Errorf("%s: pending %v (%q), want %v", name, e.Pending(), e.LastError, pending)
 		}
+	}
+	if got, want := db.Replayed(), (Replay{InDoubt: 2, Witnessed: 1, Again: 2, Unwitnessed: 1}); got != want {
+		t.Errorf("Replayed() = %+v, want %+v", got, want)
 	}
 }
 

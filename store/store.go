@@ -87,10 +87,11 @@ type DB struct {
 	path string
 	now  func() time.Time
 
-	w     *sql.DB   // owns the one writer connection (MaxOpenConns 1)
-	wconn *sql.Conn // pinned so every batch runs on the same connection
-	r     *sql.DB   // query-only reader pool
-	calls *journal  // the attempt journal of outbox calls (journal.go)
+	w      *sql.DB   // owns the one writer connection (MaxOpenConns 1)
+	wconn  *sql.Conn // pinned so every batch runs on the same connection
+	r      *sql.DB   // query-only reader pool
+	calls  *journal  // the attempt journal of outbox calls (journal.go)
+	replay Replay    // what Open's replay of it settled
 
 	// mu guards closed and the send side of queue: enqueuers hold it for
 	// reading so Close (holding it for writing) knows no send is in flight
@@ -209,7 +210,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	// Before any adapter reads its pending calls: those a crash cut off
 	// after the platform got them must not be made again.
-	if err := replayJournal(ctx, db.wconn, JournalPath(path), cfg.now().UnixNano()); err != nil {
+	if db.replay, err = replayJournal(ctx, db.wconn, JournalPath(path), cfg.now().UnixNano()); err != nil {
 		return nil, fmt.Errorf("store: open %s: attempt journal: %w", path, err)
 	}
 	db.calls = newJournal(JournalPath(path))
