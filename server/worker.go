@@ -70,6 +70,7 @@ func NewWorker(cfg *config.Config, logger *slog.Logger, opts WorkerOptions) (*Wo
 		w.layer.Close()
 		return nil, fmt.Errorf("server: open store %s: %w", cfg.Store, err)
 	}
+	logReplay(logger, w.db.Replayed()) // a worker started first after a crash settles them
 	w.rt = &core.Runtime{
 		App:       router,
 		Layer:     w.layer,
