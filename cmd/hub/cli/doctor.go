@@ -186,7 +186,13 @@ func (d *doctor) store(cfg *config.Config) *store.DB {
 		d.fail("store", "%s: %v", cfg.Store, err)
 		return nil
 	}
-	d.ok("store", "%s (schema version %d, current)", cfg.Store, v)
+	note := ""
+	if r := db.Replayed(); r != (store.Replay{}) {
+		// Opening it settled what a crashed hub left: say so, since the
+		// hub's own start will not see it now.
+		note = fmt.Sprintf("; settled the bot calls the last run left in flight: %d answered, %d in doubt, %d to be made again", r.Answered, r.InDoubt, r.Again)
+	}
+	d.ok("store", "%s (schema version %d, current)%s", cfg.Store, v, note)
 	return db
 }
 
