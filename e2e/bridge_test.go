@@ -17,9 +17,10 @@ import (
 // TestBridge runs examples/bridge/hub.yaml itself with the hub binary,
 // against the fake Telegram and Discord in this process and a WebSocket
 // client in the chat room: every side reaches the other two and never
-// itself, a reply stays a reply, an edit and a delete on Discord follow to
-// Telegram, and after a restart of the hub an edit of an old message still
-// follows.
+// itself, a reply stays a reply, an edit on Discord follows to Telegram and
+// changes the browser's line in place and in the history, and after a
+// restart of the hub an edit and a delete of an old message still follow,
+// to Telegram, the browser and the history.
 func TestBridge(t *testing.T) {
 	const (
 		tgToken = "777010:e2e-bridge-telegram-token"
@@ -63,7 +64,7 @@ func TestBridge(t *testing.T) {
 	if dcCopy.Content != "Ada: hello from telegram" {
 		t.Fatalf("Discord got %q", dcCopy.Content)
 	}
-	expectLine(t, web, line{Message: "hello from telegram", User: "Ada", Room: "lobby"})
+	tgLine := expectLine(t, web, line{ID: anyID, Message: "hello from telegram", User: "Ada", Room: "lobby"})
 
 	// Discord → Telegram and the browser.
 	fromDC := dc.PushMessage(channel, guild, "bob", "hello from discord")
@@ -71,11 +72,11 @@ func TestBridge(t *testing.T) {
 	if tgCopy.Text != "bob: hello from discord" {
 		t.Fatalf("Telegram got %q", tgCopy.Text)
 	}
-	expectLine(t, web, line{Message: "hello from discord", User: "bob", Room: "lobby"})
+	dcLine := expectLine(t, web, line{ID: anyID, Message: "hello from discord", User: "bob", Room: "lobby"})
 
 	// The browser → both.
 	send(t, web, "eve", "hello from the web")
-	expectLine(t, web, line{Message: "hello from the web", User: "eve", Room: "lobby"})
+	webLine := expectLine(t, web, line{ID: anyID, Message: "hello from the web", User: "eve", Room: "lobby"})
 	if got := tg.WaitSent(t, group, 3)[2].Text; got != "eve: hello from the web" {
 		t.Fatalf("Telegram got %q", got)
 	}
@@ -95,17 +96,28 @@ func TestBridge(t *testing.T) {
 	if got := tg.WaitSent(t, group, 4)[3]; got.Text != "bob: hi ada" || got.ReplyTo != fromTG.ID {
 		t.Fatalf("Telegram got %q replying to %d, want a reply to %d", got.Text, got.ReplyTo, fromTG.ID)
 	}
-	for range 2 {
-		readLine(t, web) // the replies, as lines
-	}
+	hiBob := expectLine(t, web, line{ID: anyID, Message: "hi bob", User: "Ada", Room: "lobby"})
+	hiAda := expectLine(t, web, line{ID: anyID, Message: "hi ada", User: "bob", Room: "lobby"})
 
-	// An edit on Discord follows to Telegram and the browser.
+	// An edit on Discord follows to Telegram, and changes the browser's
+	// line: the edit names it by its id.
 	dc.PushEdit(channel, fromDC.ID, "hello from discord (typo fixed)")
 	tg.WaitRequests(t, "editMessageText", 1)
 	if m, _ := tg.Message(group, tgCopy.ID); m.Text != "bob: hello from discord (typo fixed)" {
 		t.Fatalf("the Telegram copy reads %q after the edit", m.Text)
 	}
-	expectLine(t, web, line{Message: "hello from discord (typo fixed)", User: "bob", Room: "lobby", Edited: true})
+	expectLine(t, web, line{ID: dcLine.ID, Message: "hello from discord (typo fixed)", User: "bob", Room: "lobby", Edited: true})
+	// A newcomer's history has the edited text in the line's place (the
+	// relay recorded the edit before it asked Telegram for its).
+	history := []line{
+		tgLine,
+		{ID: dcLine.ID, Message: "hello from discord (typo fixed)", User: "bob", Room: "lobby", Edited: true},
+		webLine, hiBob, hiAda,
+	}
+	newcomer := dial(t, h.Addr, "lobby")
+	for _, want := range history {
+		expectLine(t, newcomer, want)
+	}
 
 	// Nothing came back to where it was written.
 	for _, m := range tg.Sent(group) {
@@ -124,17 +136,28 @@ func TestBridge(t *testing.T) {
 	if code := h.Stop(); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
-	startHub(t, cfg)
+	h = startHub(t, cfg)
 	dc.WaitCount(t, "identifies", dc.Identifies, 2)
+	web = dial(t, h.Addr, "lobby")
+	for _, want := range history { // kept in the store
+		expectLine(t, web, want)
+	}
 	dc.PushEdit(channel, fromDC.ID, "edited after a restart")
 	tg.WaitRequests(t, "editMessageText", 2)
 	if m, _ := tg.Message(group, tgCopy.ID); m.Text != "bob: edited after a restart" {
 		t.Fatalf("the Telegram copy reads %q after the edit", m.Text)
 	}
+	expectLine(t, web, line{ID: dcLine.ID, Message: "edited after a restart", User: "bob", Room: "lobby", Edited: true})
 	dc.PushDelete(channel, fromDC.ID)
 	tg.WaitRequests(t, "deleteMessage", 1)
 	if m, _ := tg.Message(group, tgCopy.ID); !m.Deleted {
 		t.Fatalf("the Telegram copy is still there after its original was deleted")
+	}
+	expectLine(t, web, line{ID: dcLine.ID, Room: "lobby", Deleted: true})
+	// The deleted line has left the history.
+	newcomer = dial(t, h.Addr, "lobby")
+	for _, want := range []line{tgLine, webLine, hiBob, hiAda} {
+		expectLine(t, newcomer, want)
 	}
 	if n := len(tg.Sent(group)); n != 4 {
 		t.Errorf("Telegram got %d messages, want 4: %+v", n, tg.Sent(group))
@@ -146,13 +169,20 @@ func TestBridge(t *testing.T) {
 	}
 }
 
-// line is a chat room frame, with the edit mark the bridge adds.
+// line is a chat room frame: a line with its history id, or an edit or a
+// deletion of the line with that id.
 type line struct {
+	ID      string `json:"id"`
 	Message string `json:"message"`
 	User    string `json:"user"`
 	Room    string `json:"room"`
 	Edited  bool   `json:"edited"`
+	Deleted bool   `json:"deleted"`
 }
+
+// anyID in an expected line stands for the history id every line of the
+// room gets: any id, as long as there is one.
+const anyID = "<any id>"
 
 func readLine(t *testing.T, c *websocket.Conn) line {
 	t.Helper()
@@ -164,11 +194,18 @@ func readLine(t *testing.T, c *websocket.Conn) line {
 	return got
 }
 
-func expectLine(t *testing.T, c *websocket.Conn, want line) {
+// expectLine reads the next frame, which must be want, and returns it.
+func expectLine(t *testing.T, c *websocket.Conn, want line) line {
 	t.Helper()
-	if got := readLine(t, c); got != want {
+	got := readLine(t, c)
+	match := want
+	if want.ID == anyID && got.ID != "" {
+		match.ID = got.ID
+	}
+	if got != match {
 		t.Fatalf("the chat room got %+v, want %+v", got, want)
 	}
+	return got
 }
 
 func sentTexts(ms []discordtest.Message) []string {

@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"os"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/hubhq/hub/core/layer"
 	"github.com/hubhq/hub/internal/servertest"
 )
 
@@ -93,4 +96,85 @@ func TestBrowserChat(t *testing.T) {
 	if line != "A: hello from A" {
 		t.Errorf("tab B shows %q, want %q", line, "A: hello from A")
 	}
+}
+
+// logLines reads the chat log's lines, each as "<data-id> <text>".
+func logLines(tab context.Context) ([]string, error) {
+	return chromedp.Run(tab, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#log > div.msg")].map((d) => (d.dataset.id || "") + " " + d.textContent)`))
+}
+
+// TestBrowserEditInPlace drives the chat page in a real browser while the
+// test speaks in the room's group on a shared Redis layer, as a bridge or
+// another process would: an edit changes the line with its id in place,
+// marked edited; an edit of a line the page never had is a line of its
+// own; a deletion removes the line. A line typed on the page carries its
+// history id.
+func TestBrowserEditInPlace(t *testing.T) {
+	tab := browser(t)
+	url := startRedis(t)
+	h := startHub(t, writeConfig(t, t.TempDir(), `
+listen: 127.0.0.1:0
+store: ./hub.db
+layer: `+url+`
+routes:
+  websocket:
+    - path: /ws/chat/{room}/
+      consumer: chatroom
+  http:
+    - path: /
+      handler: chatroom
+`))
+	room := redisLayer(t, url)
+	group := func(msg layer.Message) {
+		t.Helper()
+		if err := room.GroupSend(t.Context(), "chat_lobby", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectLog := func(what string, wait chromedp.Action[chromedp.Void], want ...string) {
+		t.Helper()
+		if err := chromedp.Do(tab, wait); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		got, err := logLines(tab)
+		if err != nil {
+			t.Fatalf("reading the log: %v", err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("after %s the log reads %q, want %q", what, got, want)
+		}
+	}
+	if err := chromedp.Do(tab, joinRoom("http://"+h.Addr+"/", "lobby", "A")); err != nil {
+		t.Fatalf("joining lobby: %v", err)
+	}
+	if err := chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.ID("message"), "mine"),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(logLine("A: mine")),
+	); err != nil {
+		t.Fatalf("sending a line: %v", err)
+	}
+	lines, err := logLines(tab)
+	if err != nil || len(lines) != 1 || !regexp.MustCompile(`^[0-9a-f]{16} A: mine$`).MatchString(lines[0]) {
+		t.Fatalf("the log reads %q (%v), want the typed line with its history id", lines, err)
+	}
+	mine := lines[0]
+
+	group(layer.Message{"type": "chat.message", "id": "p1", "message": "teh plan", "user": "bob", "room": "lobby"})
+	group(layer.Message{"type": "chat.message", "id": "p2", "message": "stays", "user": "bob", "room": "lobby"})
+	expectLog("two lines", chromedp.WaitVisible(logLine("bob: stays")),
+		mine, "p1 bob: teh plan", "p2 bob: stays")
+
+	group(layer.Message{"type": "chat.edited", "id": "p1", "message": "the plan", "user": "bob", "room": "lobby"})
+	expectLog("an edit", chromedp.WaitVisible(logLine("bob: the plan (edited)")),
+		mine, "p1 bob: the plan (edited)", "p2 bob: stays")
+
+	group(layer.Message{"type": "chat.edited", "id": "gone", "message": "from before", "user": "bob", "room": "lobby"})
+	expectLog("an edit of a line the page never had", chromedp.WaitVisible(logLine("bob: from before (edited)")),
+		mine, "p1 bob: the plan (edited)", "p2 bob: stays", "gone bob: from before (edited)")
+
+	group(layer.Message{"type": "chat.deleted", "id": "p1", "room": "lobby"})
+	expectLog("a deletion", chromedp.WaitNotPresent(logLine("the plan")),
+		mine, "p2 bob: stays", "gone bob: from before (edited)")
 }
