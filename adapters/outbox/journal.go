@@ -70,7 +70,10 @@ func (e *entry) record(err error) {
 //     appended at the first byte of the answer;
 //   - that last write is corked (see cork), which keeps the window between
 //     the write and W narrow where no witness runs;
-//   - t speaks HTTP/1.1 only: over HTTP/2 streams share their writes.
+//   - t speaks HTTP/1.1 only: over HTTP/2 streams share their writes;
+//   - the transport buffers up to 16 KiB, and over TLS records are not
+//     sized down on new connections, so that a chat call's last flush is
+//     the whole request, one record, one write.
 //
 // A journaled request is not cancelled with its context (the courier
 // stopping): once it may have reached the platform, only its answer says
@@ -90,8 +93,27 @@ func Transport(t *http.Transport) http.RoundTripper {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	t.Protocols = &p
+	// The request's last flush must be one write(2). The transport buffers
+	// what it writes: with 16 KiB, the most one TLS record holds, a whole
+	// chat call (Telegram's 4,096 characters, Discord's 2,000, and their
+	// form) fits, so it is flushed once, in full. A larger request leaves
+	// in several writes, and only its first byte of answer is journaled
+	// (see wrote).
+	t.WriteBufferSize = maxRecord
+	// crypto/tls starts a connection with small records (dynamic record
+	// sizing): the last flush would leave in several writes, and the
+	// journal's lines would stand between them.
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
+	} else {
+		t.TLSClientConfig = t.TLSClientConfig.Clone()
+	}
+	t.TLSClientConfig.DynamicRecordSizingDisabled = true
 	return journaled{next: t}
 }
+
+// maxRecord is the most plaintext one TLS record carries.
+const maxRecord = 16 << 10
 
 type journaled struct{ next http.RoundTripper }
 

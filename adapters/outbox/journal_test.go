@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +23,7 @@ import (
 // attempt journal's lines.
 func journalOf(t *testing.T) (*store.DB, func() []string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, path := openStore(t)
 	return db, func() []string {
 		data, _ := os.ReadFile(store.JournalPath(path))
 		var lines []string
@@ -37,6 +33,18 @@ func journalOf(t *testing.T) (*store.DB, func() []string) {
 		}
 		return lines
 	}
+}
+
+// openStore opens a store for the test and returns it with its path.
+func openStore(t *testing.T) (*store.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
 }
 
 // written is the journal of a request made by OutboxWrite, then the lines
@@ -197,5 +205,60 @@ func TestTransportClosesWitnessedConnections(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server never saw the connection close: the witness still holds it")
+	}
+}
+
+// Over TLS, and for a long message, the request's last flush must still
+// be one write: its I line's count is what the connection has carried
+// once the request is whole. (With the transport's default 4 KiB buffer
+// the request would leave in several writes, and crypto/tls splits a
+// write into small records on a new connection unless told not to: the
+// journal's lines would stand between them.)
+func TestTransportTLSLastWriteIsWhole(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the witness is Linux's")
+	}
+	db, dbPath := openStore(t)
+	path := store.JournalPath(dbPath)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) //nolint:errcheck
+	}))
+	defer srv.Close()
+	t1 := srv.Client().Transport.(*http.Transport).Clone()
+	client := &http.Client{Timeout: time.Minute, Transport: Transport(t1)}
+	// Over the default 4 KiB write buffer, under the 16 KiB of one record:
+	// a long Telegram message (4,096 characters, some of them 3 bytes).
+	body := strings.Repeat("€", 4000)
+	req, err := http.NewRequestWithContext(withEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), http.MethodPost, srv.URL, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	// The witness reports the connection's count as the store closes,
+	// with the connection still open and idle: nothing written since.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end, count int64 = -1, -2
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		switch f[0] {
+		case "I":
+			end, _ = strconv.ParseInt(f[3], 10, 64)
+		case "C":
+			count, _ = strconv.ParseInt(f[2], 10, 64)
+		}
+	}
+	if end != count {
+		t.Fatalf("journal %q: the request's I line says it is whole at %d bytes, the connection had carried %d: its last flush took more than one write", data, end, count)
 	}
 }
