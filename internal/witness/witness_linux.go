@@ -93,7 +93,13 @@ func (w *Witness) ready() error {
 	if err == nil && string(buf[:max(n, 0)]) != "ready" {
 		err = errors.New("no answer")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// A witness that stops reading (stopped, stuck) must fail the hub's
+	// sends, not hold the connection being dialled.
+	tv = syscall.Timeval{Sec: 5}
+	return syscall.SetsockoptTimeval(w.fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
 }
 
 // Check starts a witness and ends it: whether one can run here.
