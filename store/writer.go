@@ -51,16 +51,7 @@ func (m mark) run(ctx context.Context, tx *sql.Tx) error {
 // applyMark queues a mark and waits until its transaction has committed,
 // as write does.
 func (db *DB) applyMark(ctx context.Context, kind *markKind, arg any) error {
-	req := writeReq{ctx: ctx, mark: mark{kind: kind, arg: arg}, done: make(chan error, 1)}
-	if err := db.enqueue(ctx, req); err != nil {
-		return err
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return db.await(ctx, writeReq{ctx: ctx, mark: mark{kind: kind, arg: arg}, done: make(chan error, 1)})
 }
 
 // markAsync queues a mark without waiting, as writeAsync does.
@@ -72,7 +63,11 @@ func (db *DB) markAsync(kind *markKind, arg any) {
 // If ctx ends first it returns ctx.Err(); the op is then skipped if the writer
 // has not started it yet, but may still commit if it already had.
 func (db *DB) write(ctx context.Context, op writeOp) error {
-	req := writeReq{ctx: ctx, op: op, done: make(chan error, 1)}
+	return db.await(ctx, writeReq{ctx: ctx, op: op, done: make(chan error, 1)})
+}
+
+// await queues req and waits for its commit, or for ctx.
+func (db *DB) await(ctx context.Context, req writeReq) error {
 	if err := db.enqueue(ctx, req); err != nil {
 		return err
 	}
