@@ -30,10 +30,18 @@ type Server struct {
 
 // New starts a fake server, closed when the test ends.
 func New(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake server outside a test, such as one a benchmark runs in
+// a process of its own (so that its CPU is counted apart from the client's).
+// The caller closes it.
+func Start() *Server {
 	s := &Server{bots: make(map[string]*Bot)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(s.Close)
 	return s
 }
 
