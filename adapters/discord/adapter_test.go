@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubhq/hub/adapters/discord"
 	"github.com/hubhq/hub/adapters/discord/discordtest"
+	"github.com/hubhq/hub/adapters/internal/chattest"
 	"github.com/hubhq/hub/consumers"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
@@ -25,7 +26,7 @@ func echoApp() core.Application { return core.Named("echo", echo.New()) }
 func TestEchoInAGuildChannelAndADM(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "echo_bot")
-	startHub(t, echoApp(), openStore(t), discord.Options{Bots: []discord.BotConfig{bot("echo", tokenA, fake)}})
+	startHub(t, echoApp(), chattest.OpenStore(t), discord.Options{Bots: []discord.BotConfig{bot("echo", tokenA, fake)}})
 
 	hello := fake.PushMessage("c1", "g1", "ada", "hello")
 	got := fake.WaitSent(t, "c1", 2)
@@ -190,7 +191,7 @@ func TestSeveralBotsAgainstTwoServers(t *testing.T) {
 	fakeA.AddBot(tokenA, "a_bot")
 	fakeB.AddBot(tokenB, "b_bot")
 	apiBefore := discordgo.EndpointAPI
-	startHub(t, echoApp(), openStore(t), discord.Options{Bots: []discord.BotConfig{bot("a", tokenA, fakeA), bot("b", tokenB, fakeB)}})
+	startHub(t, echoApp(), chattest.OpenStore(t), discord.Options{Bots: []discord.BotConfig{bot("a", tokenA, fakeA), bot("b", tokenB, fakeB)}})
 
 	fakeA.PushMessage("c1", "g1", "ada", "/name Ada")
 	fakeA.WaitSent(t, "c1", 2)
@@ -300,16 +301,8 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestPerChannelRateIsRespected(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "burst_bot")
-	burst := consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
-		for i := range 4 {
-			if err := c.Send(fmt.Sprint("burst ", i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 	const perChannel = 4 // messages a second
-	startHub(t, consumers.NewChat(func() consumers.ChatHandler { return burst }), nil, discord.Options{
+	startHub(t, chattest.Burst(4), nil, discord.Options{
 		Bots:   []discord.BotConfig{bot("burst", tokenA, fake)},
 		Limits: discord.Limits{Channel: perChannel, Burst: 1},
 	})
@@ -323,16 +316,16 @@ func TestPerChannelRateIsRespected(t *testing.T) {
 func TestIdleTimeoutEndsScopeAndStateSurvives(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "echo_bot")
-	h := startHub(t, echoApp(), openStore(t), discord.Options{
+	h := startHub(t, echoApp(), chattest.OpenStore(t), discord.Options{
 		Bots:        []discord.BotConfig{bot("echo", tokenA, fake)},
 		IdleTimeout: 200 * time.Millisecond,
 	})
 	fake.PushMessage("d1", "", "ada", "/name Ada")
 	fake.WaitSent(t, "d1", 2)
-	eventually(t, "the idle scope closed", func() bool { return h.runtime.Metrics.Closed.Load() == 1 })
+	chattest.Eventually(t, "the idle scope closed", func() bool { return h.Runtime.Metrics.Closed.Load() == 1 })
 	fake.PushMessage("d1", "", "ada", "back")
 	assertTexts(t, fake.WaitSent(t, "d1", 4), "[Welcome Anonymous!]", "[set your username to Ada]", "[Welcome Ada!]", "Ada: You said: back")
-	if n := h.runtime.Metrics.Opened.Load(); n != 2 {
+	if n := h.Runtime.Metrics.Opened.Load(); n != 2 {
 		t.Fatalf("%d scopes opened, want 2", n)
 	}
 }
@@ -344,7 +337,7 @@ func TestShutdownDisconnectsOpenScopes(t *testing.T) {
 	h := startHub(t, app, nil, discord.Options{Bots: []discord.BotConfig{bot("hub", tokenA, fake)}})
 	fake.PushMessage("c1", "g1", "ada", "hello")
 	next(t, events)
-	h.shutdown(t)
+	h.Shutdown(t)
 	if d, ok := next(t, events).ev.(chat.Disconnect); !ok || d.Reason != "shutdown" {
 		t.Fatalf("last event %+v, want a shutdown disconnect", d)
 	}
@@ -353,7 +346,7 @@ func TestShutdownDisconnectsOpenScopes(t *testing.T) {
 func TestBadTokenFailsRunWithoutLeakingIt(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "echo_bot")
-	logs := &syncBuffer{}
+	logs := &chattest.Buffer{}
 	a, err := discord.New(discord.Options{
 		Bots:    []discord.BotConfig{bot("echo", tokenB, fake)},
 		Runtime: &core.Runtime{App: echo.New()},
@@ -451,11 +444,11 @@ func TestOutageLogsNoTokenAndShutdownEndsReconnecting(t *testing.T) {
 	fake.PushMessage("c1", "g1", "ada", "hello")
 	fake.WaitSent(t, "c1", 2)
 	fake.Close() // Discord is gone: discordgo keeps trying to reconnect
-	eventually(t, "discordgo reported the failed reconnection", func() bool {
-		return strings.Contains(h.logs.String(), "error reconnecting to gateway")
+	chattest.Eventually(t, "discordgo reported the failed reconnection", func() bool {
+		return strings.Contains(h.Logs.String(), "error reconnecting to gateway")
 	})
-	h.shutdown(t) // returns, though discordgo's reconnect loop cannot be cancelled
-	assertNoTokens(t, h.logs.String(), []discord.BotConfig{bot("echo", tokenA, fake)})
+	h.Shutdown(t) // returns, though discordgo's reconnect loop cannot be cancelled
+	chattest.AssertNoTokens(t, h.Logs.String(), tokens([]discord.BotConfig{bot("echo", tokenA, fake)})...)
 }
 
 // TestShutdownHandsOverQueuedEvents stops the hub while a consumer is busy
@@ -482,9 +475,9 @@ func TestShutdownHandsOverQueuedEvents(t *testing.T) {
 	// Once the adapter has read every dispatch (what discordgo has not read
 	// when it closes the connection is lost: Discord does not replay it in
 	// a new session).
-	eventually(t, "the adapter read every dispatch", func() bool { return strings.Contains(h.logs.String(), "seq=6") })
-	go h.stop()
-	eventually(t, "the gateway closed", func() bool { return strings.Contains(h.logs.String(), "gateway disconnected") })
+	chattest.Eventually(t, "the adapter read every dispatch", func() bool { return strings.Contains(h.Logs.String(), "seq=6") })
+	go h.Stop()
+	chattest.Eventually(t, "the gateway closed", func() bool { return strings.Contains(h.Logs.String(), "gateway disconnected") })
 	close(release)
 	for i := 2; i <= 5; i++ {
 		if ev := next(t, events).ev; !isText(ev, fmt.Sprint(i)) {

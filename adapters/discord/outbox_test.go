@@ -8,6 +8,7 @@ import (
 
 	"github.com/hubhq/hub/adapters/discord"
 	"github.com/hubhq/hub/adapters/discord/discordtest"
+	"github.com/hubhq/hub/adapters/internal/chattest"
 	"github.com/hubhq/hub/store"
 )
 
@@ -46,7 +47,7 @@ func nonces(t *testing.T, fake *discordtest.Server, channel string) []string {
 func TestOutboxCallsSurviveARestart(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	opts := discord.Options{
 		Bots:   []discord.BotConfig{bot("echo", tokenA, fake)},
 		Outbox: db,
@@ -58,8 +59,8 @@ func TestOutboxCallsSurviveARestart(t *testing.T) {
 	// second: discordgo waits that long for the gateway to close).
 	fake.FailNext(createRoute, http.StatusTooManyRequests, 3*time.Second)
 	fake.PushMessage("chan-1", "guild-1", "ada", "hello")
-	eventually(t, "both calls are held", func() bool { return len(pending(t, db)) == 2 })
-	first.shutdown(t)
+	chattest.Eventually(t, "both calls are held", func() bool { return len(pending(t, db)) == 2 })
+	first.Shutdown(t)
 	if sent := fake.Sent("chan-1"); len(sent) != 0 {
 		t.Fatalf("sent while held: %q", texts(sent))
 	}
@@ -72,7 +73,7 @@ func TestOutboxCallsSurviveARestart(t *testing.T) {
 	fake.PushMessage("chan-2", "guild-1", "ada", "meanwhile")
 	assertTexts(t, fake.WaitSent(t, "chan-2", 2), "[Welcome Anonymous!]", "You said: meanwhile")
 	assertTexts(t, fake.WaitSent(t, "chan-1", 2), "[Welcome Anonymous!]", "You said: hello")
-	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db)) == 0 })
+	chattest.Eventually(t, "the outbox is empty", func() bool { return len(pending(t, db)) == 0 })
 	if n := fake.FloodViolations(); n != 0 {
 		t.Errorf("%d requests during retry_after", n)
 	}
@@ -85,7 +86,7 @@ func TestOutboxCallsSurviveARestart(t *testing.T) {
 func TestRedeliveredEventIsAnsweredOnce(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	startHub(t, echoApp(), db, discord.Options{Bots: []discord.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
 
 	hello := fake.PushMessage("chan-1", "guild-1", "ada", "hello")
@@ -101,7 +102,7 @@ func TestRedeliveredEventIsAnsweredOnce(t *testing.T) {
 func TestCreateRetriedInTransitKeepsItsNonce(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	startHub(t, echoApp(), db, discord.Options{Bots: []discord.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
 
 	fake.FailNext(createRoute, http.StatusInternalServerError, 0) // retried after a backoff
