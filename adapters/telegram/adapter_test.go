@@ -5,25 +5,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-telegram/bot/models"
 
+	"github.com/hubhq/hub/adapters/internal/chattest"
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/consumers"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/plugins/echo"
-	"github.com/hubhq/hub/store"
 )
 
 const (
@@ -31,32 +28,22 @@ const (
 	tokenB = "222222:BBH-secret-token-of-bot-b"
 )
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // hub is an adapter under test, with everything it logged.
 type hub struct {
-	adapter *telegram.Adapter
-	runtime *core.Runtime
-	logs    *syncBuffer
-	done    chan error
-	stop    context.CancelFunc
+	*chattest.Hub[*telegram.Adapter]
 }
+
+// shutdown is Shutdown, by the name the checkpoint tests use.
+func (h *hub) shutdown(t *testing.T) { h.Shutdown(t) }
+
+// eventually, openStore and syncBuffer are chattest's, by the names the
+// checkpoint and crash tests use.
+var (
+	eventually = chattest.Eventually
+	openStore  = chattest.OpenStore
+)
+
+type syncBuffer = chattest.Buffer
 
 // fastLimits keep tests quick where rates are not what is tested.
 var fastLimits = telegram.Limits{Chat: 100, Group: 100, Burst: 10}
@@ -66,84 +53,31 @@ var fastLimits = telegram.Limits{Chat: 100, Group: 100, Burst: 10}
 // the standard logger's).
 func startHub(t *testing.T, app core.Application, db core.StateStore, opts telegram.Options) *hub {
 	t.Helper()
-	h := &hub{logs: &syncBuffer{}, done: make(chan error, 1)}
-	h.runtime = &core.Runtime{App: app, Store: db, Metrics: new(core.Metrics), Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if opts.Runtime != nil { // a template for the layer
-		h.runtime.Layer = opts.Runtime.Layer
-	}
-	log.SetOutput(h.logs)
-	t.Cleanup(func() { log.SetOutput(nil) })
-	opts.Runtime = h.runtime
-	opts.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.PollTimeout == 0 {
 		opts.PollTimeout = 2 * time.Second
 	}
 	if opts.Limits == (telegram.Limits{}) {
 		opts.Limits = fastLimits
 	}
-	a, err := telegram.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.adapter = a
-	ctx, cancel := context.WithCancel(context.Background())
-	h.stop = cancel
-	go func() { h.done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		h.shutdown(t)
-		assertNoTokens(t, h.logs.String(), opts.Bots)
-	})
-	return h
+	cfg := chattest.Config{App: app, Store: db, Runtime: opts.Runtime, Tokens: tokens(opts.Bots), LogsEnv: "TELEGRAM_TEST_LOGS"}
+	return &hub{chattest.Start(t, cfg, func(rt *core.Runtime) (*telegram.Adapter, error) {
+		opts.Runtime, opts.Logger = rt, rt.Logger
+		return telegram.New(opts)
+	})}
 }
 
-func (h *hub) shutdown(t *testing.T) {
-	h.stop()
-	select {
-	case err := <-h.done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		h.done <- nil
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
+// tokens are the bots' tokens for chattest's log check: whole, and the
+// secret after the bot's id.
+func tokens(bots []telegram.BotConfig) []chattest.Token {
+	out := make([]chattest.Token, len(bots))
+	for i, b := range bots {
+		out[i] = chattest.Token{Bot: b.Name, Value: string(b.Token), Skip: 7}
 	}
-}
-
-func assertNoTokens(t *testing.T, logs string, bots []telegram.BotConfig) {
-	t.Helper()
-	for _, b := range bots {
-		if strings.Contains(logs, string(b.Token)) || strings.Contains(logs, string(b.Token)[7:]) {
-			t.Errorf("bot %s's token appears in the logs:\n%s", b.Name, logs)
-		}
-	}
+	return out
 }
 
 func bot(name string, token string, fake *telegramtest.Server) telegram.BotConfig {
 	return telegram.BotConfig{Name: name, Token: telegram.Token(token), APIURL: fake.URL()}
-}
-
-func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// eventually polls cond until it holds, failing the test after a deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func wrap(m *models.Message) *models.Update { return &models.Update{Message: m} }
@@ -151,24 +85,18 @@ func wrap(m *models.Message) *models.Update { return &models.Update{Message: m} 
 func itoa(n int64) string { return fmt.Sprint(n) }
 
 func texts(msgs []telegramtest.Message) []string {
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.Text
-	}
-	return out
+	return chattest.Texts(msgs, func(m telegramtest.Message) string { return m.Text })
 }
 
 func assertTexts(t *testing.T, got []telegramtest.Message, want ...string) {
 	t.Helper()
-	if g := texts(got); strings.Join(g, "|") != strings.Join(want, "|") {
-		t.Fatalf("sent %q, want %q", g, want)
-	}
+	chattest.AssertTexts(t, texts(got), want...)
 }
 
 func TestEchoAnswersStartAndMessages(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
-	startHub(t, core.Named("echo", echo.New()), openStore(t), telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}})
+	startHub(t, core.Named("echo", echo.New()), chattest.OpenStore(t), telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}})
 
 	start := tg.PushMessage(42, "ada", "/start@echo_bot")
 	hello := tg.PushMessage(42, "ada", "hello")
@@ -182,7 +110,7 @@ func TestEchoAnswersStartAndMessages(t *testing.T) {
 func TestSeveralBotsKeepSeparateConversations(t *testing.T) {
 	fake := telegramtest.New(t)
 	a, b := fake.AddBot(tokenA, "a_bot"), fake.AddBot(tokenB, "b_bot")
-	startHub(t, core.Named("echo", echo.New()), openStore(t), telegram.Options{Bots: []telegram.BotConfig{bot("a", tokenA, fake), bot("b", tokenB, fake)}})
+	startHub(t, core.Named("echo", echo.New()), chattest.OpenStore(t), telegram.Options{Bots: []telegram.BotConfig{bot("a", tokenA, fake), bot("b", tokenB, fake)}})
 
 	a.PushMessage(42, "ada", "/name Ada")
 	a.WaitSent(t, 42, 2)
@@ -217,16 +145,8 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestPerChatRateIsRespected(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "burst_bot")
-	burst := consumers.ChatFunc(func(c *consumers.ChatConn, m *chat.Message) error {
-		for i := range 4 {
-			if err := c.Send(fmt.Sprint("burst ", i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 	const perChat = 4 // messages a second
-	startHub(t, consumers.NewChat(func() consumers.ChatHandler { return burst }), nil, telegram.Options{
+	startHub(t, chattest.Burst(4), nil, telegram.Options{
 		Bots:   []telegram.BotConfig{bot("burst", tokenA, fake)},
 		Limits: telegram.Limits{Chat: perChat, Burst: 1},
 	})
@@ -254,18 +174,18 @@ func TestIdleTimeoutEndsScopeAndStateSurvives(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
 	app := core.Named("echo", consumers.NewChat(func() consumers.ChatHandler { return farewell{&echo.Echo{}} }))
-	h := startHub(t, app, openStore(t), telegram.Options{
+	h := startHub(t, app, chattest.OpenStore(t), telegram.Options{
 		Bots:        []telegram.BotConfig{bot("echo", tokenA, fake)},
 		IdleTimeout: 300 * time.Millisecond,
 	})
 
 	tg.PushMessage(42, "ada", "/name Ada")
 	assertTexts(t, tg.WaitSent(t, 42, 3), "[Welcome Anonymous!]", "[set your username to Ada]", "bye (idle)")
-	eventually(t, "the idle scope ends", func() bool { return h.runtime.Metrics.Live() == 0 })
+	chattest.Eventually(t, "the idle scope ends", func() bool { return h.Runtime.Metrics.Live() == 0 })
 	tg.PushMessage(42, "ada", "back")
 	got := tg.WaitSent(t, 42, 5)
 	assertTexts(t, got[3:], "[Welcome Ada!]", "Ada: You said: back")
-	if n := h.runtime.Metrics.Opened.Load(); n != 2 {
+	if n := h.Runtime.Metrics.Opened.Load(); n != 2 {
 		t.Fatalf("%d scopes opened, want 2", n)
 	}
 }
@@ -278,7 +198,7 @@ func TestShutdownDisconnectsOpenScopes(t *testing.T) {
 	})
 	tg.PushMessage(42, "ada", "hi")
 	tg.WaitSent(t, 42, 2)
-	h.shutdown(t)
+	h.Shutdown(t)
 	assertTexts(t, tg.Sent(42), "[Welcome Anonymous!]", "You said: hi", "bye (shutdown)")
 }
 
@@ -324,7 +244,7 @@ func TestWebhook(t *testing.T) {
 	cfg := bot("hook", tokenA, fake)
 	cfg.Mode, cfg.WebhookURL, cfg.WebhookSecret = telegram.Webhook, srv.URL+"/telegram/hook", "s3cret"
 	h := startHub(t, echo.New(), nil, telegram.Options{Bots: []telegram.BotConfig{cfg}})
-	handler, err := h.adapter.Webhook("hook")
+	handler, err := h.Adapter.Webhook("hook")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +303,7 @@ func setWebhook(t *testing.T, fake *telegramtest.Server, url string) {
 
 func TestBadTokenFailsRunWithoutLeakingIt(t *testing.T) {
 	fake := telegramtest.New(t)
-	var logs syncBuffer
+	var logs chattest.Buffer
 	a, err := telegram.New(telegram.Options{
 		Bots:    []telegram.BotConfig{bot("ghost", tokenA, fake)}, // never added to the fake
 		Runtime: &core.Runtime{App: echo.New()},
@@ -411,7 +331,7 @@ func TestOutageLogsNoToken(t *testing.T) {
 	tg.PushMessage(42, "ada", "hi")
 	tg.WaitSent(t, 42, 2)
 	fake.Close()
-	eventually(t, "the failed poll is logged", func() bool { return strings.Contains(h.logs.String(), "getUpdates") })
+	chattest.Eventually(t, "the failed poll is logged", func() bool { return strings.Contains(h.Logs.String(), "getUpdates") })
 	// startHub's cleanup checks the logs for the token.
 }
 

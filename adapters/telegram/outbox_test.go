@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-telegram/bot/models"
 
+	"github.com/hubhq/hub/adapters/internal/chattest"
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/core"
@@ -35,7 +36,7 @@ func pending(t *testing.T, db *store.DB, bot string) []store.OutboxEntry {
 func TestOutboxCallsAreRecordedAndDone(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	startHub(t, echoApp(), db, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db})
 
 	tg.FailNext("sendMessage", http.StatusTooManyRequests, 1) // retried from the outbox's queue
@@ -45,7 +46,7 @@ func TestOutboxCallsAreRecordedAndDone(t *testing.T) {
 	if got[1].ReplyTo != hello.ID {
 		t.Fatalf("reply to %d, want %d", got[1].ReplyTo, hello.ID)
 	}
-	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+	chattest.Eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
 	if n := tg.FloodViolations(); n != 0 {
 		t.Fatalf("%d requests during retry_after", n)
 	}
@@ -68,7 +69,7 @@ func TestCallsLeftInTheOutboxGoFirstInOrder(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
 	handled := tg.PushUpdate(wrap(telegramtest.NewMessage(42, "ada", "before the crash"))) // the chat exists
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	// What a crash left: three calls written, none made.
 	for _, text := range []string{"one", "two", "three"} {
 		if _, err := db.OutboxAdd(t.Context(), outboxEntry(t, 42, text, "")); err != nil {
@@ -82,13 +83,13 @@ func TestCallsLeftInTheOutboxGoFirstInOrder(t *testing.T) {
 	tg.WaitSent(t, 42, 3)
 	tg.PushMessage(42, "ada", "after")
 	assertTexts(t, tg.WaitSent(t, 42, 5), "one", "two", "three", "[Welcome Anonymous!]", "You said: after")
-	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+	chattest.Eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
 }
 
 func TestJournaledUpdateIsHandledOnceAcrossARestart(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	// A crash left two updates journaled (and confirmed to Telegram): the
 	// first was handled and its reply made, the second not yet.
 	m1, m2 := telegramtest.NewMessage(42, "ada", "handled"), telegramtest.NewMessage(42, "ada", "not yet")
@@ -115,7 +116,7 @@ func TestJournaledUpdateIsHandledOnceAcrossARestart(t *testing.T) {
 	// is not made twice.
 	assertTexts(t, tg.WaitSent(t, 42, 3), "[Welcome Anonymous!]", "You said: not yet", "You said: new")
 	// The journal keeps at most the update being handled.
-	eventually(t, "the replayed updates leave the journal", func() bool {
+	chattest.Eventually(t, "the replayed updates leave the journal", func() bool {
 		p, _ := db.InboundPending(t.Context(), telegram.Platform, "echo")
 		return len(p) <= 1 && (len(p) == 0 || p[0].ID > id2)
 	})
@@ -127,7 +128,7 @@ func TestJournaledUpdateIsHandledOnceAcrossARestart(t *testing.T) {
 func TestHeldChatKeepsItsOrderAndFailsFast(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	startHub(t, echoApp(), db, telegram.Options{
 		Bots:   []telegram.BotConfig{bot("echo", tokenA, fake)},
 		Outbox: db,
@@ -142,20 +143,20 @@ func TestHeldChatKeepsItsOrderAndFailsFast(t *testing.T) {
 	if n := tg.FloodViolations(); n != 0 {
 		t.Fatalf("%d requests during retry_after", n)
 	}
-	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+	chattest.Eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
 }
 
 func TestCleanRestartWithOutboxRepeatsNothing(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	opts := telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Outbox: db}
 
 	first := startHub(t, echoApp(), db, opts)
 	tg.PushMessage(42, "ada", "/name Ada")
 	tg.PushMessage(42, "ada", "one")
 	tg.WaitSent(t, 42, 3)
-	first.shutdown(t)
+	first.Shutdown(t)
 	if err := db.Flush(t.Context()); err != nil { // the journal's handled marks are fire-and-forget
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestOutboxCallsAreJournaled(t *testing.T) {
 	tg.FailNext("sendMessage", http.StatusTooManyRequests, 1) // the greeting is refused once
 	tg.PushMessage(42, "ada", "hello")
 	sent := tg.WaitSent(t, 42, 2)
-	eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
+	chattest.Eventually(t, "the outbox is empty", func() bool { return len(pending(t, db, "echo")) == 0 })
 
 	// Each attempt: W once written, then E (refused) or R with the new
 	// message's id. The greeting was written first.
