@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubhq/hub/adapters/internal/chattest"
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/core"
@@ -55,7 +56,7 @@ func TestCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
 		tg.PushMessage(chat, fmt.Sprint("user", chat), fmt.Sprint("m", i))
 	}
 	child := startCrashChild(t, fake.URL(), dbPath)
-	eventually(t, fmt.Sprint(crashKillAt, " replies"), func() bool { return len(replies(tg)) >= crashKillAt })
+	chattest.Eventually(t, fmt.Sprint(crashKillAt, " replies"), func() bool { return len(replies(tg)) >= crashKillAt })
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func startCrashChild(t *testing.T, url, dbPath string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
 	cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashURLEnv+"="+url, crashDBEnv+"="+dbPath)
-	var logs syncBuffer
+	var logs chattest.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
