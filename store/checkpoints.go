@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Checkpoint returns the value under key, such as a Telegram bot's next
@@ -63,12 +64,8 @@ func (db *DB) InboundAdd(ctx context.Context, platform, bot string, updates []In
 		copied[i] = Inbound{ID: u.ID, Payload: append([]byte{}, u.Payload...)} // see SetState
 	}
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, u := range copied {
-			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO inbound (platform, bot, id, payload, received) VALUES (?, ?, ?, ?, ?)
-				 ON CONFLICT DO NOTHING`, platform, bot, u.ID, u.Payload, now); err != nil {
-				return err
-			}
+		if err := insertInbound(ctx, tx, platform, bot, copied, now); err != nil {
+			return err
 		}
 		if checkpointKey == "" {
 			return nil
@@ -77,6 +74,42 @@ func (db *DB) InboundAdd(ctx context.Context, platform, bot string, updates []In
 	})
 	if err != nil {
 		return fmt.Errorf("store: journal %d updates of %s/%s: %w", len(updates), platform, bot, err)
+	}
+	return nil
+}
+
+// inboundRows is how many updates one INSERT journals: 3 + 2 parameters
+// a row, under the 999 of SQLite's older builds. A poll brings at most 100.
+const inboundRows = 400
+
+// insertInbound journals updates with one statement per inboundRows of
+// them (a statement per update made the writer prepare and run one for
+// each); each row keeps the effect it had alone: one already journaled,
+// or twice in updates, is left as it is.
+func insertInbound(ctx context.Context, tx *sql.Tx, platform, bot string, updates []Inbound, now int64) error {
+	var q strings.Builder
+	for len(updates) > 0 {
+		rows := updates[:min(len(updates), inboundRows)]
+		updates = updates[len(rows):]
+		q.Reset()
+		q.WriteString(`INSERT INTO inbound (platform, bot, id, payload, received) VALUES `)
+		args := make([]any, 3, 3+2*len(rows))
+		args[0], args[1], args[2] = platform, bot, now
+		for i, u := range rows {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?1, ?2, ?")
+			q.WriteString(strconv.Itoa(4 + 2*i))
+			q.WriteString(", ?")
+			q.WriteString(strconv.Itoa(5 + 2*i))
+			q.WriteString(", ?3)")
+			args = append(args, u.ID, u.Payload)
+		}
+		q.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

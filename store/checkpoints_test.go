@@ -1,7 +1,9 @@
 package store
 
 import (
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -48,5 +50,56 @@ func TestCheckpointsAndInboundSurviveReopen(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].ID != 5 || got[1].ID != 7 || string(got[1].Payload) != `{"update_id":7}` {
 		t.Fatalf("pending updates = %+v, want 5 and 7", got)
+	}
+}
+
+// A batch longer than one statement's rows is journaled whole, with its
+// checkpoint; updates already journaled, or twice in the batch, keep the
+// payload they were first journaled with.
+func TestInboundAddManyRows(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	payload := func(id int64, v string) []byte { return fmt.Appendf(nil, `{"update_id":%d,"v":%q}`, id, v) }
+	early := []Inbound{{ID: 3, Payload: payload(3, "first")}, {ID: inboundRows + 1, Payload: payload(inboundRows+1, "first")}}
+	if err := db.InboundAdd(ctx, "telegram", "a", early, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*inboundRows + 7
+	var batch []Inbound
+	for id := int64(1); id <= n; id++ {
+		batch = append(batch, Inbound{ID: id, Payload: payload(id, "batch")})
+		if id == 10 || id == inboundRows+3 {
+			batch = append(batch, Inbound{ID: id, Payload: payload(id, "again")})
+		}
+	}
+	if err := db.InboundAdd(ctx, "telegram", "a", batch, "telegram:a:offset", strconv.Itoa(n+1)); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := db.Checkpoint(ctx, "telegram:a:offset"); v != strconv.Itoa(n+1) || !ok || err != nil {
+		t.Fatalf("checkpoint = %q, %v, %v; want %d", v, ok, err, n+1)
+	}
+	got, err := db.InboundPending(ctx, "telegram", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("%d pending updates, want %d", len(got), n)
+	}
+	for i, u := range got {
+		id := int64(i + 1)
+		want := payload(id, "batch")
+		if id == 3 || id == inboundRows+1 {
+			want = payload(id, "first")
+		}
+		if u.ID != id || string(u.Payload) != string(want) {
+			t.Fatalf("pending[%d] = %d %s, want %d %s", i, u.ID, u.Payload, id, want)
+		}
+	}
+	if other, err := db.InboundPending(ctx, "telegram", "b"); err != nil || len(other) != 0 {
+		t.Fatalf("bot b: %d pending, %v; want none", len(other), err)
 	}
 }
