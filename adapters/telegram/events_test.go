@@ -80,3 +80,47 @@ func TestOtherUpdates(t *testing.T) {
 		t.Errorf("member update %+v", m)
 	}
 }
+
+// A getUpdates answer is decoded once: each update with the JSON it came
+// in (what the journal keeps), whatever the spacing and the keys' order.
+// (Here rather than in poll_test.go, which tests from outside the package.)
+func TestParseUpdates(t *testing.T) {
+	u1 := `{"update_id":7,"message":{"message_id":1,"date":5,"chat":{"id":42,"type":"private"},"text":"a, b"}}`
+	u2 := `{ "update_id" : 8 , "edited_message" : {"message_id":1,"date":6,"chat":{"id":-3,"type":"group"},"text":"]"} , "x":[1,{}] }`
+	body := "{\"result\" : [ " + u1 + " ,\n\t" + u2 + "\n] , \"extra\": {\"a\":[]}, \"ok\":true}\n"
+	env, got, err := parseUpdates([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !env.OK || len(got) != 2 {
+		t.Fatalf("ok %v, %d updates; want true, 2", env.OK, len(got))
+	}
+	if string(got[0].raw) != u1 || string(got[1].raw) != u2 {
+		t.Fatalf("raw updates:\n%s\n%s\nwant\n%s\n%s", got[0].raw, got[1].raw, u1, u2)
+	}
+	if u := got[0].u; u.ID != 7 || u.Message == nil || u.Message.Text != "a, b" || u.Message.Chat.ID != 42 {
+		t.Fatalf("first update decoded as %+v", u)
+	}
+	if u := got[1].u; u.ID != 8 || u.EditedMessage == nil || u.EditedMessage.Text != "]" || u.EditedMessage.Chat.ID != -3 {
+		t.Fatalf("second update decoded as %+v", u)
+	}
+
+	for body, want := range map[string]envelope{
+		`{"ok":true,"result":[]}`: {OK: true},
+		`{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}`: {
+			ErrorCode: 429, Description: "Too Many Requests: retry after 3", Parameters: struct {
+				RetryAfter int `json:"retry_after"`
+			}{3}},
+		`{"ok":false,"result":null,"error_code":409,"description":"Conflict"}`: {ErrorCode: 409, Description: "Conflict"},
+	} {
+		env, got, err := parseUpdates([]byte(body))
+		if err != nil || env != want || len(got) != 0 {
+			t.Errorf("%s: %+v, %d updates, %v; want %+v, none", body, env, len(got), err, want)
+		}
+	}
+	for _, body := range []string{``, `[]`, `{"ok":true,"result":[{"update_id":"x"}]}`, `{"ok":true,"result":[{"update_id":1}`} {
+		if _, _, err := parseUpdates([]byte(body)); err == nil {
+			t.Errorf("%q: no error", body)
+		}
+	}
+}
