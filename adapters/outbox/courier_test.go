@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubhq/hub/internal/poll"
 	"github.com/hubhq/hub/store"
 )
 
@@ -69,12 +70,7 @@ func heldCourier(t *testing.T, db *store.DB, refuse *atomic.Bool, hold time.Dura
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, what, cond)
 }
 
 func TestHeldSendIsLinkedWhenMade(t *testing.T) {
