@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/internal/servertest"
+	"github.com/hubhq/hub/internal/syncbuf"
 	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/server"
 )
@@ -159,7 +159,7 @@ func TestWorkerPluginLifecycle(t *testing.T) {
 // leaves the hub running.
 func TestPluginServicePanics(t *testing.T) {
 	id := t.Name()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := newConfig(t, "routes:\n  websocket:\n    - {path: /ws/life/, consumer: lifecycle, options: {id: "+id+", panics: true}}\n")
 	srv, stop := startLogged(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
 	l := lifecycleOf(t, id)
@@ -175,23 +175,4 @@ func TestPluginServicePanics(t *testing.T) {
 		t.Errorf("log lacks the service's panic:\n%s", got)
 	}
 	wait(t, l.closed, "Close")
-}
-
-// syncBuffer is a bytes.Buffer that a logger may write to while a test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 	hubmqtt "github.com/hubhq/hub/core/mqtt"
+	"github.com/hubhq/hub/internal/syncbuf"
 	"github.com/hubhq/hub/plugins"
 	"github.com/hubhq/hub/server"
 )
@@ -183,7 +184,7 @@ func TestReloadPlugins(t *testing.T) {
 // is reported at its line and keeps its running value, while the rest of
 // the config applies.
 func TestReloadNeedsRestart(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := newConfig(t, lobbyRoute)
 	srv, _ := startLogged(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
 	addr := srv.Addr()
@@ -277,7 +278,7 @@ func TestReloadBots(t *testing.T) {
 	for len(disconnects) > 0 { // left by an earlier run of the test
 		<-disconnects
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := newConfig(t, bots("alpha")+"routes:\n  telegram:\n"+route("alpha", "a1"))
 	srv, _ := startLogged(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
 
@@ -405,7 +406,7 @@ func init() {
 func TestReloadMQTT(t *testing.T) {
 	port := closedPort(t)
 	head := "mqtt_broker: 127.0.0.1:" + port + "\nroutes:\n  mqtt:\n    - {broker: local, topic: \"a/#\", consumer: mqttecho}\n"
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := newConfig(t, head)
 	srv, _ := startLogged(t, cfg, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/config"
+	"github.com/hubhq/hub/internal/syncbuf"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 	"github.com/hubhq/hub/server"
 	"github.com/hubhq/hub/store"
@@ -309,7 +310,7 @@ func TestReplayLogged(t *testing.T) {
 	}
 	db.Close()
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	srv, stop := startLogged(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	defer stop() //nolint:errcheck
 	if got := logs.String(); !strings.Contains(got, `msg="calls in flight at the last stop settled: none lost, none repeated" answered=1 in_doubt=0`) {

@@ -6,13 +6,13 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hubhq/hub/adapters/console"
 	"github.com/hubhq/hub/consumers"
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
+	"github.com/hubhq/hub/internal/syncbuf"
 	"github.com/hubhq/hub/plugins/echo"
 	"github.com/hubhq/hub/store"
 )
@@ -87,7 +87,7 @@ func TestActionsAndMessages(t *testing.T) {
 func TestStopsWithContext(t *testing.T) {
 	r, w := io.Pipe() // input that never ends
 	defer w.Close()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	a, err := console.New(console.Options{Runtime: &core.Runtime{App: echo.New()}, User: "ada", In: r, Out: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -115,15 +115,4 @@ func TestOptionErrors(t *testing.T) {
 			t.Errorf("New(%+v) succeeded", o)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
 }

@@ -1,7 +1,6 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,26 +15,9 @@ import (
 	"github.com/hubhq/hub/core"
 	"github.com/hubhq/hub/core/chat"
 	"github.com/hubhq/hub/core/layer"
+	"github.com/hubhq/hub/internal/syncbuf"
 	"github.com/hubhq/hub/store"
 )
-
-// logBuffer collects log output from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // done is one action performed.
 type done struct {
@@ -48,7 +30,7 @@ type done struct {
 // ends; conversations are integer chat ids, and perform reports each action.
 type bench struct {
 	layer *layer.Memory
-	logs  *logBuffer
+	logs  *syncbuf.Buffer
 	done  chan done
 	// hold, while set, makes actions in its chat wait until it is closed.
 	mu   sync.Mutex
@@ -59,7 +41,7 @@ type bench struct {
 
 func newBench(t *testing.T, cfg relay.Config[int], opts layer.Options) *bench {
 	t.Helper()
-	b := &bench{layer: layer.NewMemory(opts), logs: &logBuffer{}, done: make(chan done, 100), hold: map[int]chan struct{}{}, ran: make(chan struct{})}
+	b := &bench{layer: layer.NewMemory(opts), logs: &syncbuf.Buffer{}, done: make(chan done, 100), hold: map[int]chan struct{}{}, ran: make(chan struct{})}
 	cfg.Layer, cfg.Platform, cfg.Bot = b.layer, "test", "support"
 	cfg.Log = slog.New(slog.NewTextHandler(b.logs, nil))
 	cfg.Parse = func(s string) (int, error) { return strconv.Atoi(s) }
@@ -195,7 +177,7 @@ func (f *flaky) Receive(ctx context.Context, channel string) (layer.Message, err
 
 func TestRunRetriesAFailingLayer(t *testing.T) {
 	mem := layer.NewMemory(layer.Options{})
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	performed := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
@@ -297,7 +279,7 @@ func TestRunStopsReceivingWhenPendingIsFull(t *testing.T) {
 }
 
 func TestRunRefusesABotNameThatCannotNameAChannel(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	ran := make(chan struct{})
 	go func() {
 		defer close(ran)
@@ -344,7 +326,7 @@ func TestLink(t *testing.T) {
 		{name: "no store", id: "7", log: "no store"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &syncbuf.Buffer{}
 			var l relay.Links
 			if c.links != nil {
 				l = c.links

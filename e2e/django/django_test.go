@@ -2,7 +2,6 @@ package django
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,13 +12,13 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/hubhq/hub/internal/servertest"
+	"github.com/hubhq/hub/internal/syncbuf"
 )
 
 const (
@@ -224,7 +223,7 @@ type script struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string // stdout, closed at its end
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -232,7 +231,7 @@ type script struct {
 // startScript runs `python3 name args…` in the project until the test ends.
 func startScript(t *testing.T, project, redisURL, name string, args ...string) *script {
 	t.Helper()
-	s := &script{t: t, name: name, lines: make(chan string, 16), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	s := &script{t: t, name: name, lines: make(chan string, 16), stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(pythonBinary, append([]string{name}, args...)...)
 	s.cmd.Dir = project
 	s.cmd.Env = pythonEnv(project, redisURL)
@@ -312,24 +311,6 @@ func (s *script) wait() {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // launch starts cmd, which runs until the test ends, and returns a function
 // that waits for the first submatch of listening in its stderr: the address
 // it listens on. Its stderr is shown when the test fails.
@@ -342,7 +323,7 @@ func launch(t *testing.T, name string, listening *regexp.Regexp, cmd *exec.Cmd) 
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	found := make(chan string, 1)
 	exited := make(chan struct{})
 	var waitErr error

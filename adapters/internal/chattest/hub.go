@@ -1,41 +1,24 @@
 package chattest
 
 import (
-	"bytes"
 	"context"
 	"log"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubhq/hub/core"
+	"github.com/hubhq/hub/internal/syncbuf"
 )
 
 // shutdownTimeout is how long Shutdown waits for Run to return; Discord's
 // gateway takes a second to close.
 const shutdownTimeout = 15 * time.Second
 
-// Buffer collects log output from many goroutines.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// Buffer is the log buffer a test shares with the adapter's loggers.
+type Buffer = syncbuf.Buffer
 
 // Adapter is what Start runs: a chat adapter, or anything that serves until
 // its context ends.

@@ -6,38 +6,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubhq/hub/cmd/hub/cli"
 	"github.com/hubhq/hub/internal/poll"
+	"github.com/hubhq/hub/internal/syncbuf"
 	_ "github.com/hubhq/hub/plugins/chatroom"
 )
 
 // run runs the command line in-process.
 func run(ctx context.Context, args ...string) (code int, stdout, stderr string) {
-	var out, errb syncBuilder
+	var out, errb syncbuf.Buffer
 	code = cli.Run(ctx, args, &out, &errb)
 	return code, out.String(), errb.String()
-}
-
-// syncBuilder is a strings.Builder the hub's logger and the test can share.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -98,7 +80,7 @@ func TestRunStopsCleanly(t *testing.T) {
 	cfg := writeFile(t, dir, "hub.yaml", "listen: 127.0.0.1:0\nstore: ./hub.db\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, logs syncBuilder
+	var out, logs syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- cli.Run(ctx, []string{"run", "--config", cfg}, &out, &logs) }()
 

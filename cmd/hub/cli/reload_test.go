@@ -11,10 +11,11 @@ import (
 
 	"github.com/hubhq/hub/cmd/hub/cli"
 	"github.com/hubhq/hub/internal/poll"
+	"github.com/hubhq/hub/internal/syncbuf"
 )
 
 // waitLog waits until logs contain want.
-func waitLog(t *testing.T, logs *syncBuilder, want string) {
+func waitLog(t *testing.T, logs *syncbuf.Buffer, want string) {
 	t.Helper()
 	if !poll.Wait(20*time.Second, func() bool { return strings.Contains(logs.String(), want) }) {
 		t.Fatalf("no %q in:\n%s", want, logs.String())
@@ -37,7 +38,7 @@ func TestReload(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, logs syncBuilder
+	var out, logs syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- cli.Run(ctx, []string{"run", "--config", cfg}, &out, &logs) }()
 	waitLog(t, &logs, "msg=listening")
@@ -80,7 +81,7 @@ func TestRunRefusesSecondHub(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "hub.yaml", "listen: 127.0.0.1:0\nstore: ./hub.db\n")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, logs syncBuilder
+	var out, logs syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- cli.Run(ctx, []string{"run", "--config", cfg}, &out, &logs) }()
 	defer func() { cancel(); <-done }()
