@@ -33,18 +33,6 @@ type hub struct {
 	*chattest.Hub[*telegram.Adapter]
 }
 
-// shutdown is Shutdown, by the name the checkpoint tests use.
-func (h *hub) shutdown(t *testing.T) { h.Shutdown(t) }
-
-// eventually, openStore and syncBuffer are chattest's, by the names the
-// checkpoint and crash tests use.
-var (
-	eventually = chattest.Eventually
-	openStore  = chattest.OpenStore
-)
-
-type syncBuffer = chattest.Buffer
-
 // fastLimits keep tests quick where rates are not what is tested.
 var fastLimits = telegram.Limits{Chat: 100, Group: 100, Burst: 10}
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hubhq/hub/adapters/internal/chattest"
 	"github.com/hubhq/hub/adapters/telegram"
 	"github.com/hubhq/hub/adapters/telegram/telegramtest"
 	"github.com/hubhq/hub/core"
@@ -47,20 +48,20 @@ func TestCheckpointSkipsUpdatesHandedOverBeforeARestart(t *testing.T) {
 	startHub(t, echo.New(), nil, telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Checkpoints: cp})
 
 	assertTexts(t, tg.WaitSent(t, 42, 2), "[Welcome Anonymous!]", "You said: two")
-	eventually(t, "the offset is saved", func() bool { return cp.get("telegram:echo:offset") == itoa(two+1) })
+	chattest.Eventually(t, "the offset is saved", func() bool { return cp.get("telegram:echo:offset") == itoa(two+1) })
 }
 
 func TestRestartNeitherLosesNorRepeats(t *testing.T) {
 	fake := telegramtest.New(t)
 	tg := fake.AddBot(tokenA, "echo_bot")
 	cp := &checkpoints{m: map[string]string{}}
-	db := openStore(t)
+	db := chattest.OpenStore(t)
 	opts := telegram.Options{Bots: []telegram.BotConfig{bot("echo", tokenA, fake)}, Checkpoints: cp}
 
 	first := startHub(t, core.Named("echo", echo.New()), db, opts)
 	tg.PushMessage(42, "ada", "/name Ada")
 	tg.WaitSent(t, 42, 2)
-	first.shutdown(t)
+	first.Shutdown(t)
 
 	tg.PushMessage(42, "ada", "while down")
 	startHub(t, core.Named("echo", echo.New()), db, opts)
