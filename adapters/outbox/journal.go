@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hubhq/hub/store"
 )
@@ -71,9 +72,10 @@ func (e *entry) record(err error) {
 //   - that last write is corked (see cork), which keeps the window between
 //     the write and W narrow where no witness runs;
 //   - t speaks HTTP/1.1 only: over HTTP/2 streams share their writes;
-//   - the transport buffers up to 16 KiB, and over TLS records are not
-//     sized down on new connections, so that a chat call's last flush is
-//     the whole request, one record, one write.
+//   - the transport buffers up to 64 KiB, so that a chat call's last
+//     flush is the whole request; over TLS that flush's records are made
+//     as one write too (see tlsWire). Through a proxy the transport does
+//     TLS itself: each record is then a write of its own.
 //
 // A journaled request is not cancelled with its context (the courier
 // stopping): once it may have reached the platform, only its answer says
@@ -83,37 +85,96 @@ func Transport(t *http.Transport) http.RoundTripper {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dialWire := func(ctx context.Context, network, addr string) (*wireConn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		return &wireConn{Conn: c}, nil
 	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialWire(ctx, network, addr)
+	}
+	t.DialTLSContext = dialTLS(dialWire, t.TLSClientConfig, t.TLSHandshakeTimeout)
 	var p http.Protocols
 	p.SetHTTP1(true)
 	t.Protocols = &p
-	// The request's last flush must be one write(2). The transport buffers
-	// what it writes: with 16 KiB, the most one TLS record holds, a whole
-	// chat call (Telegram's 4,096 characters, Discord's 2,000, and their
-	// form) fits, so it is flushed once, in full. A larger request leaves
-	// in several writes, and only its first byte of answer is journaled
-	// (see wrote).
-	t.WriteBufferSize = maxRecord
-	// crypto/tls starts a connection with small records (dynamic record
-	// sizing): the last flush would leave in several writes, and the
-	// journal's lines would stand between them.
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{}
-	} else {
-		t.TLSClientConfig = t.TLSClientConfig.Clone()
-	}
-	t.TLSClientConfig.DynamicRecordSizingDisabled = true
+	// The request's last flush must be the whole request. The transport
+	// buffers what it writes: with 64 KiB every chat call (Telegram's
+	// 4,096 characters, Discord's 2,000 and its embeds, and their form)
+	// fits, so it is flushed once, in full. A larger request leaves in
+	// several flushes, and only its first byte of answer is journaled (see
+	// wrote).
+	t.WriteBufferSize = requestBuffer
 	return journaled{next: t}
 }
 
-// maxRecord is the most plaintext one TLS record carries.
-const maxRecord = 16 << 10
+// requestBuffer is the transport's write buffer: a whole chat call.
+const requestBuffer = 64 << 10
+
+// dialTLS returns the transport's TLS dialer: TLS over a wireConn, whose
+// Write hands the wireConn a journaled request's last flush as one batch
+// of records (see tlsWire). Without it, crypto/tls would write each
+// record apart, and the journal's lines would stand between them.
+func dialTLS(dialWire func(ctx context.Context, network, addr string) (*wireConn, error), config *tls.Config, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if config == nil {
+		config = &tls.Config{}
+	}
+	config = config.Clone()
+	config.NextProtos = []string{"http/1.1"}
+	config.DynamicRecordSizingDisabled = true // fewer, fuller records
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		w, err := dialWire(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg := config
+		if cfg.ServerName == "" {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				host = addr
+			}
+			cfg = config.Clone()
+			cfg.ServerName = host
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		tc := tls.Client(w, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
+		return &tlsWire{Conn: tc, wire: w}, nil
+	}
+}
+
+// tlsWire is TLS over a wireConn: a journaled request's last flush is
+// encrypted into a batch the wireConn then makes as one write, between the
+// journal's lines.
+type tlsWire struct {
+	*tls.Conn
+	wire *wireConn
+}
+
+func (c *tlsWire) Write(p []byte) (int, error) {
+	a := c.wire.last.Swap(nil)
+	if a == nil {
+		return c.Conn.Write(p)
+	}
+	c.wire.startBatch(len(p))
+	n, err := c.Conn.Write(p)
+	records := c.wire.endBatch()
+	if err != nil {
+		return n, err
+	}
+	if _, err := a.finish(c.wire, records); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
 
 type journaled struct{ next http.RoundTripper }
 
@@ -244,15 +305,39 @@ type wireConn struct {
 	net.Conn
 	last atomic.Pointer[attempt]
 
-	mu   sync.Mutex
-	wire *store.Wire // made at the first journaled request
+	mu    sync.Mutex
+	wire  *store.Wire // made at the first journaled request
+	batch []byte      // writes collected for one write (see tlsWire); nil: none
 }
 
 func (c *wireConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.batch != nil {
+		c.batch = append(c.batch, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
 	if a := c.last.Swap(nil); a != nil {
 		return a.finish(c, p)
 	}
 	return c.Conn.Write(p)
+}
+
+// startBatch makes the writes that follow collect, until endBatch returns
+// them: the records of size bytes of plaintext.
+func (c *wireConn) startBatch(size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batch = make([]byte, 0, size+size/64+64) // a record's header and tag: 5 + up to 32 bytes per 16 KiB
+}
+
+func (c *wireConn) endBatch() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.batch
+	c.batch = nil
+	return b
 }
 
 // wireFor returns the journal's Wire for c, made at its first journaled
@@ -295,7 +380,10 @@ func (c *wireConn) Close() error {
 
 // wire finds the wireConn under a connection, if Transport dialled it.
 func wire(c net.Conn) *wireConn {
-	if t, ok := c.(*tls.Conn); ok {
+	switch t := c.(type) {
+	case *tlsWire:
+		return t.wire
+	case *tls.Conn:
 		c = t.NetConn()
 	}
 	w, _ := c.(*wireConn)

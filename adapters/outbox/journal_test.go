@@ -208,57 +208,78 @@ func TestTransportClosesWitnessedConnections(t *testing.T) {
 	}
 }
 
-// Over TLS, and for a long message, the request's last flush must still
-// be one write: its I line's count is what the connection has carried
-// once the request is whole. (With the transport's default 4 KiB buffer
-// the request would leave in several writes, and crypto/tls splits a
-// write into small records on a new connection unless told not to: the
-// journal's lines would stand between them.)
-func TestTransportTLSLastWriteIsWhole(t *testing.T) {
+// Over TLS or not, and for a long call, the request's last flush must be
+// the whole request, made as one write: its I line's count is what the
+// connection has carried once the request is whole. (With the transport's
+// default 4 KiB buffer a long request would leave in several writes, and
+// crypto/tls writes each record apart: the journal's lines would stand
+// between them.)
+func TestTransportLastWriteIsWhole(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the witness is Linux's")
 	}
-	db, dbPath := openStore(t)
-	path := store.JournalPath(dbPath)
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.ReadAll(r.Body) //nolint:errcheck
-	}))
-	defer srv.Close()
-	t1 := srv.Client().Transport.(*http.Transport).Clone()
-	client := &http.Client{Timeout: time.Minute, Transport: Transport(t1)}
-	// Over the default 4 KiB write buffer, under the 16 KiB of one record:
-	// a long Telegram message (4,096 characters, some of them 3 bytes).
-	body := strings.Repeat("€", 4000)
-	req, err := http.NewRequestWithContext(withEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), http.MethodPost, srv.URL, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body) //nolint:errcheck
-	resp.Body.Close()
-	// The witness reports the connection's count as the store closes,
-	// with the connection still open and idle: nothing written since.
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var end, count int64 = -1, -2
-	for line := range strings.Lines(string(data)) {
-		f := strings.Fields(line)
-		switch f[0] {
-		case "I":
-			end, _ = strconv.ParseInt(f[3], 10, 64)
-		case "C":
-			count, _ = strconv.ParseInt(f[2], 10, 64)
-		}
-	}
-	if end != count {
-		t.Fatalf("journal %q: the request's I line says it is whole at %d bytes, the connection had carried %d: its last flush took more than one write", data, end, count)
+	for _, tc := range []struct {
+		name string
+		tls  bool
+		body string
+	}{
+		// A long Telegram message: 4,096 characters, some of them 3 bytes.
+		{"tls, 12 KB", true, strings.Repeat("€", 4000)},
+		// Several TLS records: a message with a large keyboard or embeds.
+		{"tls, 40 KB", true, strings.Repeat("€", 13000)},
+		{"plain, 40 KB", false, strings.Repeat("€", 13000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, dbPath := openStore(t)
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if body, _ := io.ReadAll(r.Body); string(body) != tc.body {
+					t.Errorf("the server got %d bytes, want %d", len(body), len(tc.body))
+				}
+			})
+			var srv *httptest.Server
+			var base *http.Transport
+			if tc.tls {
+				srv = httptest.NewTLSServer(handler)
+				base = srv.Client().Transport.(*http.Transport).Clone()
+			} else {
+				srv = httptest.NewServer(handler)
+				base = http.DefaultTransport.(*http.Transport).Clone()
+			}
+			defer srv.Close()
+			client := &http.Client{Timeout: time.Minute, Transport: Transport(base)}
+			req, err := http.NewRequestWithContext(withEntry(t.Context(), db, 7, func(err error) { t.Error(err) }), http.MethodPost, srv.URL, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			resp.Body.Close()
+			// The witness reports the connection's count as the store
+			// closes, with the connection still open and idle: nothing
+			// written since.
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(store.JournalPath(dbPath))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var end, count int64 = -1, -2
+			for line := range strings.Lines(string(data)) {
+				f := strings.Fields(line)
+				switch f[0] {
+				case "I":
+					end, _ = strconv.ParseInt(f[3], 10, 64)
+				case "C":
+					count, _ = strconv.ParseInt(f[2], 10, 64)
+				}
+			}
+			if end != count {
+				t.Fatalf("journal %q: the request's I line says it is whole at %d bytes, the connection had carried %d: its last flush took more than one write", data, end, count)
+			}
+		})
 	}
 }
