@@ -113,18 +113,7 @@ func logLines(tab context.Context) ([]string, error) {
 func TestBrowserEditInPlace(t *testing.T) {
 	tab := browser(t)
 	url := startRedis(t)
-	h := startHub(t, writeConfig(t, t.TempDir(), `
-listen: 127.0.0.1:0
-store: ./hub.db
-layer: `+url+`
-routes:
-  websocket:
-    - path: /ws/chat/{room}/
-      consumer: chatroom
-  http:
-    - path: /
-      handler: chatroom
-`))
+	h := startHub(t, layerChatConfig(t, t.TempDir(), url))
 	room := redisLayer(t, url)
 	group := func(msg layer.Message) {
 		t.Helper()

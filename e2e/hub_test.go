@@ -185,12 +185,16 @@ func writeConfig(t *testing.T, dir, yaml string) string {
 	return path
 }
 
-// chatConfig is the chat room on a free port with its store in dir.
-func chatConfig(t *testing.T, dir string) string {
+// chatConfig is the chat room (page and sockets) on a free port with its
+// store in dir, on the memory layer.
+func chatConfig(t *testing.T, dir string) string { return layerChatConfig(t, dir, "memory") }
+
+// layerChatConfig is chatConfig on the given channel layer.
+func layerChatConfig(t *testing.T, dir, layer string) string {
 	return writeConfig(t, dir, `
 listen: 127.0.0.1:0
 store: ./hub.db
-layer: memory
+layer: `+layer+`
 log: {level: info, format: text}
 routes:
   websocket:

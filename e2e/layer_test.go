@@ -8,20 +8,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// layerChatConfig is the chat room on a free port with its store in dir
-// and the given channel layer.
-func layerChatConfig(t *testing.T, dir, layer string) string {
-	return writeConfig(t, dir, `
-listen: 127.0.0.1:0
-store: ./hub.db
-layer: `+layer+`
-routes:
-  websocket:
-    - path: /ws/chat/{room}/
-      consumer: chatroom
-`)
-}
-
 // TestChatAcrossProcesses runs two hub processes on one distributed layer:
 // a client of each, in the same room, sees what the other says.
 func TestChatAcrossProcesses(t *testing.T) {
