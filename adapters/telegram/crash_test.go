@@ -62,7 +62,7 @@ func TestCrashMidBurstAnswersEveryUpdateExactlyOnce(t *testing.T) {
 	}
 	child.Wait() //nolint:errcheck // killed: it fails by design
 	atKill := replies(tg)
-	t.Logf("killed after %d replies; %v", len(atKill), crashcheck.Read(t, dbPath))
+	t.Logf("killed after %d replies; the restart settles the calls in flight: %+v", len(atKill), crashcheck.Read(t, dbPath))
 
 	child = startCrashChild(t, fake.URL(), dbPath)
 	if !poll.Wait(60*time.Second, func() bool { return len(replies(tg)) >= crashMessages }) {

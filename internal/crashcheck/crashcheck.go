@@ -2,8 +2,9 @@ package crashcheck
 
 import (
 	"fmt"
+	"io"
 	"os"
-	"strings"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,72 +12,47 @@ import (
 	"github.com/hubhq/hub/store"
 )
 
-// InFlight is what a dead hub's attempt journal says of the calls it left
-// unanswered, by how the next start settles them.
-type InFlight struct {
-	Written int // W last: sent, answer lost
-	Caught  int // I last: the kill fell between the request's last write and W, or just before it
-	Whole   int // of Caught, those the witness counted whole: sent
-	Counted int // connections the witness reported
-}
-
-func (f InFlight) String() string {
-	return fmt.Sprintf("%d calls written, unanswered; %d caught at their last write, of which the witness counted %d sent (%d connections counted)",
-		f.Written, f.Caught, f.Whole, f.Counted)
-}
-
-// Read reads the attempt journal of the dead hub at dbPath, once its
-// witness has written its lines.
-func Read(t testing.TB, dbPath string) InFlight {
+// Read returns what the restart of the dead hub at dbPath will settle of
+// the calls it left in flight: it waits for the hub's witness to write its
+// lines, then opens a copy of the store (which replays the copied journal)
+// and reports that replay. The hub's own restart replays the originals.
+func Read(t testing.TB, dbPath string) store.Replay {
 	t.Helper()
-	path := store.JournalPath(dbPath)
-	if !witness.Wait(path, 10*time.Second) {
+	if !witness.Wait(store.JournalPath(dbPath), 10*time.Second) {
 		t.Fatal("the dead hub's witness did not finish within 10 s")
 	}
-	data, err := os.ReadFile(path)
+	copyPath := filepath.Join(t.TempDir(), filepath.Base(dbPath))
+	for _, suffix := range []string{"", "-wal", "-shm", store.JournalPath("")} {
+		copyFile(t, dbPath+suffix, copyPath+suffix)
+	}
+	db, err := store.Open(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return db.Replayed()
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
 	if os.IsNotExist(err) {
-		return InFlight{}
+		return
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	type intent struct {
-		conn string
-		end  int64
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
 	}
-	last := map[string]string{}
-	intents := map[string]intent{}
-	counts := map[string]int64{}
-	for line := range strings.Lines(string(data)) {
-		text := strings.TrimSuffix(line, "\n")
-		if conn, n, ok := witness.ParseLine(text); ok {
-			counts[conn] = n
-			continue
-		}
-		f := strings.Fields(text)
-		if len(f) < 2 {
-			continue
-		}
-		last[f[1]] = f[0]
-		if f[0] == "I" && len(f) == 4 {
-			var end int64
-			fmt.Sscan(f[3], &end) //nolint:errcheck // a torn line counts as 0: not whole
-			intents[f[1]] = intent{f[2], end}
-		}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
 	}
-	out := InFlight{Counted: len(counts)}
-	for id, kind := range last {
-		switch kind {
-		case "W":
-			out.Written++
-		case "I":
-			out.Caught++
-			if in := intents[id]; counts[in.conn] >= in.end && in.end > 0 {
-				out.Whole++
-			}
-		}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
 	}
-	return out
 }
 
 // Check compares the replies the platform got (count by text) with want:

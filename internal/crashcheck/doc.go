@@ -4,7 +4,6 @@
 //
 // Calls in flight at the kill are settled at the next start by the attempt
 // journal (store/doc.go), with the witness's count for those the kill
-// caught between their I and W lines; Read tells how many of each the
-// kill left, once the witness has written. Check allows no repeat and no
-// loss.
+// caught between their I and W lines; Read tells what that replay will
+// settle, by running it on a copy. Check allows no repeat and no loss.
 package crashcheck
